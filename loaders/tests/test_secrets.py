@@ -1,0 +1,76 @@
+"""No secret column, and no secret or e-mail value, reaches DuckDB or the Parquet lake.
+
+The synthetic source fills every secret column with a value containing FAKE-SECRET and gives
+users e-mail addresses like user7@example.org, so a leak shows up as a value, whatever the
+column is renamed to.
+"""
+
+from __future__ import annotations
+
+import re
+
+from warehouse_helpers import Warehouse
+
+SECRET_COLUMNS = {
+    "hashed_password",
+    "email_verification_token",
+    "mfa_secret",
+    "mfa_backup_codes",
+    "mfa_enabled",
+    "index_search_key",
+    "index_search_key_uid",
+    "email",
+    "full_name",
+}
+SECRET_VALUE = "FAKE-SECRET"
+EMAIL_VALUE = r"user[0-9]+@"
+
+
+def _warehouse_relations(conn) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database()"
+    ).fetchall()
+
+
+def test_the_source_really_holds_secrets(built_warehouse: Warehouse) -> None:
+    with built_warehouse.connect() as conn:
+        leaked = conn.execute(
+            f"select count(*) from chrono_pg.public.users where hashed_password like "
+            f"'%{SECRET_VALUE}%' and regexp_matches(email, '{EMAIL_VALUE}')"
+        ).fetchone()
+    assert leaked is not None and leaked[0] > 0
+
+
+def test_no_relation_has_a_secret_column_or_value(built_warehouse: Warehouse) -> None:
+    with built_warehouse.connect() as conn:
+        relations = _warehouse_relations(conn)
+        assert relations
+        for schema, name in relations:
+            columns = conn.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_catalog = current_database() and table_schema = ? "
+                "and table_name = ?",
+                [schema, name],
+            ).fetchall()
+            names = {column for column, _ in columns}
+            assert not names & SECRET_COLUMNS, f"{schema}.{name}: {names & SECRET_COLUMNS}"
+            text_columns = [column for column, kind in columns if kind == "VARCHAR"]
+            for column in text_columns:
+                hits = conn.execute(
+                    f'select count(*) from "{schema}"."{name}" where "{column}" like ? '
+                    f'or regexp_matches("{column}", ?)',
+                    [f"%{SECRET_VALUE}%", EMAIL_VALUE],
+                ).fetchone()
+                assert hits == (0,), f"{schema}.{name}.{column} holds a secret or an e-mail"
+
+
+def test_no_parquet_file_holds_a_secret(built_warehouse: Warehouse) -> None:
+    files = sorted(built_warehouse.lake_root.rglob("*.parquet"))
+    with built_warehouse.connect(attach_source=False) as conn:
+        for path in files:
+            raw = path.read_bytes()
+            assert SECRET_VALUE.encode() not in raw, path
+            assert not re.search(EMAIL_VALUE.encode(), raw), path
+            names = {row[0] for row in conn.execute(f"describe select * from '{path}'").fetchall()}
+            assert not names & SECRET_COLUMNS, path

@@ -1,0 +1,61 @@
+"""Helpers shared by the test modules: run dbt against a given source and lake."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from chrono_analytics.duckdb_setup import install_postgres_extension
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """One isolated target: a source DSN, a DuckDB file and a lake folder."""
+
+    dsn: str
+    duckdb_path: Path
+    lake_root: Path
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            CHRONO_PG_DSN=self.dsn,
+            CHRONO_DUCKDB_PATH=str(self.duckdb_path),
+            CHRONO_LAKE_ROOT=str(self.lake_root),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        )
+        env.pop("CHRONO_PG_PORT", None)
+        return env
+
+    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run dbt from the project root; on failure show its output in the assertion."""
+        result = subprocess.run(
+            [DBT, *args, "--log-path", str(self.duckdb_path.parent / "dbt-logs")],
+            cwd=PROJECT_ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"dbt {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    def connect(self, attach_source: bool = True) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection to the warehouse file, with the source attached like dbt does."""
+        conn = duckdb.connect(str(self.duckdb_path))
+        if attach_source:
+            install_postgres_extension(conn)
+            conn.execute(f"attach '{self.dsn}' as chrono_pg (type postgres, read_only)")
+        return conn

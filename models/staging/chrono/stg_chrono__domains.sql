@@ -1,0 +1,24 @@
+with source as (
+    select * from {{ source('chrono', 'domains') }}
+),
+
+renamed as (
+    select
+        id as domain_id,
+        project_id,
+        domain_name,
+        {{ normalize_enum('match_type') }} as match_type,
+        url_path,
+        {{ normalize_enum('status') }} as domain_status,
+        total_pages,
+        scraped_pages,
+        failed_pages,
+        duplicate_pages,
+        list_pages_filtered,
+        incremental_enabled as is_incremental_enabled,
+        created_at,
+        updated_at
+    from source
+)
+
+select * from renamed

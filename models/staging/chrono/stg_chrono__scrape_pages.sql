@@ -1,0 +1,60 @@
+{#- Page bodies are not exposed: only their measures. Because this is a view, DuckDB ships a
+    body from PostgreSQL only when a query uses one of its measures. -#}
+with source as (
+    select * from {{ source('chrono', 'scrape_pages') }}
+),
+
+renamed as (
+    select
+        -- ids
+        id as scrape_page_id,
+        domain_id,
+        scrape_session_id,
+
+        -- strings
+        original_url,
+        content_url,
+        unix_timestamp as wayback_timestamp,
+        mime_type as content_type,
+        {{ mime_essence('mime_type') }} as mime_type,
+        digest_hash,
+        title,
+        extraction_method,
+        nullif(trim(filter_reason), '') as filter_reason,
+        {{ normalize_enum('filter_category') }} as filter_category,
+        {{ normalize_enum('status') }} as page_status,
+        error_message,
+        {{ normalize_enum('error_type') }} as error_type,
+
+        -- numerics
+        status_code,
+        content_length as content_length_bytes,
+        {{ text_length('extracted_text') }} as text_length_chars,
+        {{ text_length('markdown_content') }} as markdown_length_chars,
+        {{ word_count('extracted_text') }} as word_count,
+        {{ paragraph_count('extracted_text') }} as paragraph_count,
+        filter_confidence,
+        priority_score,
+        retry_count,
+        max_retries,
+        {{ seconds_to_ms('fetch_time') }} as fetch_time_ms,
+        {{ seconds_to_ms('extraction_time') }} as extraction_time_ms,
+        {{ seconds_to_ms('total_processing_time') }} as total_processing_time_ms,
+
+        -- booleans
+        is_pdf,
+        is_duplicate,
+        is_list_page,
+        is_manually_overridden,
+
+        -- timestamps (UTC)
+        {{ parse_wayback_timestamp('unix_timestamp') }} as archived_at,
+        first_seen_at,
+        last_attempt_at,
+        completed_at,
+        created_at,
+        updated_at
+    from source
+)
+
+select * from renamed

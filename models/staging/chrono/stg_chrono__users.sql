@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('chrono', 'users') }}
+),
+
+renamed as (
+    select
+        id as user_id,
+        {{ normalize_enum('approval_status') }} as approval_status,
+        nullif(trim(academic_affiliation), '') as academic_affiliation,
+        is_active,
+        is_verified,
+        created_at,
+        updated_at
+    from source
+)
+
+select * from renamed

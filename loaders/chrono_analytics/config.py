@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from chrono_analytics.errors import UserFacingError
+
 DEFAULT_PG_PORT = 55432
 DEFAULT_PG_DATABASE = "chrono_scraper"
 DEFAULT_PG_USER = "postgres"
@@ -70,7 +72,7 @@ def _int_env(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise SystemExit(f"error: {name}={raw!r} is not an integer port number") from None
+        raise UserFacingError(f"{name}={raw!r} is not an integer port number") from None
 
 
 def load_settings() -> Settings:

@@ -8,7 +8,8 @@ import duckdb
 
 from chrono_analytics import source_db
 from chrono_analytics.cli import run_dbt
-from chrono_analytics.config import load_settings
+from chrono_analytics.config import Settings, load_settings
+from chrono_analytics.duckdb_setup import install_postgres_extension
 
 
 def run_demo(pages: int, seed: int, reseed: bool) -> int:
@@ -23,13 +24,17 @@ def run_demo(pages: int, seed: int, reseed: bool) -> int:
         print(f"source already holds the synthetic data ({pages:,} pages, seed {seed})")
     run_dbt("deps", "--quiet")
     run_dbt("build")
-    print_summary(settings.duckdb_path, str(settings.lake_root))
+    print_summary(settings)
     print(f"demo finished in {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def print_summary(duckdb_path: object, lake_root: str) -> None:
-    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+def print_summary(settings: Settings) -> None:
+    """Rows per relation of the warehouse, where the lake is, how to open the docs."""
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
+        install_postgres_extension(conn)
+        dsn_literal = settings.pg_dsn.replace("'", "''")
+        conn.execute(f"attach '{dsn_literal}' as chrono_pg (type postgres, read_only)")
         relations = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = current_database() and table_schema not like 'dbt_test%' "
@@ -39,6 +44,6 @@ def print_summary(duckdb_path: object, lake_root: str) -> None:
         for schema, name in relations:
             count = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
             print(f"  {schema}.{name:<40} {count[0] if count else 0:>12,}")
-    print(f"\nParquet lake: {lake_root}")
-    print(f"DuckDB file with views over it: {duckdb_path}")
+    print(f"\nParquet lake: {settings.lake_root}")
+    print(f"DuckDB file with views over it: {settings.duckdb_path}")
     print("docs: .venv/bin/dbt docs generate && .venv/bin/dbt docs serve --port 8080")

@@ -63,8 +63,9 @@ def test_db_up_twice_reuses_the_running_server(tmp_path: Path) -> None:
         assert first.returncode == 0, first.stderr
         second = run_cli("db", "up", **env)
         assert second.returncode == 0, second.stderr
-        assert first.stdout.split("pid ")[1].split(")")[0] == (
-            second.stdout.split("pid ")[1].split(")")[0]
+        assert (
+            first.stdout.split("pid ")[1].split(")")[0]
+            == (second.stdout.split("pid ")[1].split(")")[0])
         )
         status = run_cli("db", "status", **env)
         assert "running" in status.stdout
@@ -80,9 +81,7 @@ def test_synthetic_data_is_deterministic_and_covers_the_ugly_cases(
 ) -> None:
     def fingerprint(dsn: str) -> tuple[object, ...]:
         with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-            cur.execute(
-                "select md5(string_agg(t::text, ',' order by id)) from scrape_pages as t"
-            )
+            cur.execute("select md5(string_agg(t::text, ',' order by id)) from scrape_pages as t")
             row = cur.fetchone()
         assert row is not None
         return tuple(row)

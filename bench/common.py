@@ -1,0 +1,98 @@
+"""Shared pieces of the benchmarks: a dedicated embedded server, timed dbt runs with peak RSS."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+
+from chrono_analytics import source_db
+from chrono_analytics.config import embedded_dsn
+from chrono_analytics.pgserver import EmbeddedServer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT = str(Path(sys.executable).parent / "dbt")
+BENCH_PORT = 55491
+
+
+@dataclass
+class BenchSource:
+    server: EmbeddedServer
+    dsn: str
+
+
+def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource, float]:
+    """A server of its own under workdir, seeded with `pages` pages unless already so."""
+    server = EmbeddedServer(workdir / "pgdata", BENCH_PORT)
+    server.up()
+    server.ensure_database("chrono_bench")
+    dsn = embedded_dsn(BENCH_PORT, "chrono_bench")
+    shape = source_db.SyntheticShape(pages=pages, seed=seed)
+    seconds = 0.0
+    if source_db.seeded_shape(dsn) != shape:
+        seconds = source_db.seed(dsn, shape)
+    return BenchSource(server, dsn), seconds
+
+
+@dataclass(frozen=True)
+class TimedRun:
+    seconds: float
+    peak_rss_mb: float
+
+
+def timed_dbt(env: dict[str, str], *args: str) -> TimedRun:
+    """Run dbt; wall time and the peak RSS of the dbt process (ru_maxrss of children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run(
+        [DBT, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return TimedRun(seconds, max(before, after) / 1024)
+
+
+def warehouse_env(dsn: str, workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        CHRONO_PG_DSN=dsn,
+        CHRONO_DUCKDB_PATH=str(workdir / "bench.duckdb"),
+        CHRONO_LAKE_ROOT=str(workdir / "lake"),
+    )
+    return env
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*.parquet") if p.is_file())
+
+
+def relation_bytes(dsn: str, table: str) -> int:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("select pg_total_relation_size(%s)", (table,))
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def touch_pages(dsn: str, fraction: float) -> int:
+    """Update `fraction` of the pages, spread over recent rows, as the application would."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("select max(id) from scrape_pages")
+        row = cur.fetchone()
+        max_id = int(row[0]) if row and row[0] else 0
+        step = max(1, round(1 / fraction))
+        cur.execute(
+            "update scrape_pages set status = 'completed', retry_count = retry_count + 1, "
+            "updated_at = now() where id %% %s = 0",
+            (step,),
+        )
+        changed = cur.rowcount
+    _ = max_id
+    return changed

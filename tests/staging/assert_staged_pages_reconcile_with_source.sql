@@ -1,5 +1,4 @@
--- Every source page is staged exactly once, and the archive timestamps that staging could not
--- parse are exactly the source values that are not 14-digit strings or not real dates.
+-- Every source page is staged exactly once: same row count, same distinct ids.
 with source_pages as (
     select
         count(*) as page_count,

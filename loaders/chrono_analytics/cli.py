@@ -16,6 +16,7 @@ from chrono_analytics import source_db
 from chrono_analytics.config import Settings, load_settings, project_root
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.errors import UserFacingError
+from chrono_analytics.events import cli as events_cli
 from chrono_analytics.pgserver import EmbeddedServer
 
 DEMO_PAGES = 100_000
@@ -119,9 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=cmd_demo)
 
-    from chrono_analytics import plugins_cli
-
-    plugins_cli.register_all(commands)
+    events_cli.register(commands)
     return parser
 
 

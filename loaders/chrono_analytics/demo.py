@@ -10,6 +10,12 @@ from chrono_analytics import source_db
 from chrono_analytics.cli import run_dbt
 from chrono_analytics.config import Settings, load_settings
 from chrono_analytics.duckdb_setup import install_postgres_extension
+from chrono_analytics.events import (
+    EVENTS_GLOB,
+    EventWriter,
+    default_events_root,
+    generate_demo_events,
+)
 
 
 def run_demo(pages: int, seed: int, reseed: bool) -> int:
@@ -22,6 +28,7 @@ def run_demo(pages: int, seed: int, reseed: bool) -> int:
         print(f"generated {pages:,} synthetic pages (seed {seed}) in {seconds:.1f} s")
     else:
         print(f"source already holds the synthetic data ({pages:,} pages, seed {seed})")
+    write_demo_events(pages)
     run_dbt("deps", "--quiet")
     run_dbt("build")
     print_summary(settings)
@@ -47,3 +54,19 @@ def print_summary(settings: Settings) -> None:
     print(f"\nParquet lake: {settings.lake_root}")
     print(f"DuckDB file with views over it: {settings.duckdb_path}")
     print("docs: .venv/bin/dbt docs generate && .venv/bin/dbt docs serve --port 8080")
+
+
+DEMO_EVENT_PAGES = 5_000
+
+
+def write_demo_events(pages: int) -> None:
+    """Application events for the demo, written through the loader library, once."""
+    root = default_events_root()
+    if any(root.glob(EVENTS_GLOB)):
+        print(f"events already written under {root}")
+        return
+    with EventWriter(root, flush_interval_s=None) as writer:
+        counts = generate_demo_events(
+            writer, pages=min(pages, DEMO_EVENT_PAGES), users=40, projects=300
+        )
+    print(f"wrote {sum(counts.values()):,} demo events under {root}")

@@ -1,12 +1,41 @@
-{#- on-run-start: create the views of every view model that this invocation does not select,
-    in dependency order, so that `dbt build --select marts` works from a fresh DuckDB file:
-    the marts' unselected upstream staging and intermediate views resolve. A view is cheap
-    (nothing is computed), so recreating it costs milliseconds. Each model's SQL is rendered
-    with the same ref()/source() resolution a normal run uses. -#}
+{#- on-run-start: make every relation this invocation does not build, but may read, exist in
+    the DuckDB file, so that `dbt build --select marts` works from a fresh file:
+    - seeds are loaded from their CSV files (a few thousand rows: milliseconds);
+    - view models are (re)created in dependency order. A view computes nothing, so this is
+      cheap. Its SQL is the model's own, rendered here: each `{{ ref('x') }}` is first
+      replaced by the relation of model x (dbt refuses a ref() inside a hook), source() and
+      macros render as in a normal run.
+    Models materialized as Parquet register their views through
+    register_incremental_parquet_views(). -#}
 {% macro register_unselected_views() %}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
+    {%- set relation_of = {} -%}
+    {%- for node in graph.nodes.values() if node.resource_type in ('model', 'seed') -%}
+        {%- do relation_of.update({node.name: api.Relation.create(
+            database=node.database, schema=node.schema, identifier=node.alias)}) -%}
+    {%- endfor -%}
+
+    {%- set seeds_loaded = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'seed' and node.package_name == project_name
+            and node.unique_id not in selected_resources -%}
+            {%- set relation = relation_of[node.name] -%}
+            {%- set type_pairs = [] -%}
+            {%- for column, data_type in (node.config.column_types or {}).items() -%}
+                {%- do type_pairs.append("'" ~ column ~ "': '" ~ data_type ~ "'") -%}
+            {%- endfor -%}
+            {%- set csv_path = node.root_path ~ '/' ~ node.original_file_path -%}
+            {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
+            {%- do run_query(
+                'create table if not exists ' ~ relation ~ " as select * from read_csv('"
+                ~ csv_path ~ "', header = true"
+                ~ (', types = {' ~ type_pairs | join(', ') ~ '}' if type_pairs else '') ~ ')') -%}
+            {%- do seeds_loaded.append(node.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+
     {%- set pending = [] -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model'
@@ -18,27 +47,41 @@
     {%- endfor -%}
     {%- set pending_ids = pending | map(attribute='unique_id') | list -%}
     {%- set created = [] -%}
-    {#- dependency order: a view is created once every pending view it refs exists -#}
+    {%- set skipped = [] -%}
     {%- for _ in range(pending | length) -%}
-        {%- for node in pending -%}
-            {%- if node.unique_id not in created -%}
-                {%- set waiting_on = [] -%}
-                {%- for parent in node.depends_on.nodes -%}
-                    {%- if parent in pending_ids and parent not in created -%}
-                        {%- do waiting_on.append(parent) -%}
-                    {%- endif -%}
-                {%- endfor -%}
-                {%- if waiting_on | length == 0 -%}
-                    {%- set relation = api.Relation.create(
-                        database=node.database, schema=node.schema, identifier=node.alias) -%}
-                    {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
-                    {%- do run_query('create or replace view ' ~ relation ~ ' as (\n' ~ render(node.raw_code) ~ '\n)') -%}
-                    {%- do created.append(node.unique_id) -%}
+        {%- for node in pending if node.unique_id not in created and node.unique_id not in skipped -%}
+            {%- set waiting_on = [] -%}
+            {%- for parent in node.depends_on.nodes if parent in pending_ids and parent not in created and parent not in skipped -%}
+                {%- do waiting_on.append(parent) -%}
+            {%- endfor -%}
+            {#- a parent this run builds but that does not exist yet (a selected seed in a
+                fresh file): the view cannot be bound now; skip it, nothing selected reads it
+                before the parent is built -#}
+            {%- set unbuilt_parents = [] -%}
+            {%- for parent in node.depends_on.nodes if parent in selected_resources -%}
+                {%- set parent_node = graph.nodes.get(parent) -%}
+                {%- if parent_node and load_relation(relation_of[parent_node.name]) is none -%}
+                    {%- do unbuilt_parents.append(parent) -%}
                 {%- endif -%}
+            {%- endfor -%}
+            {%- if unbuilt_parents -%}
+                {%- do skipped.append(node.unique_id) -%}
+                {{ log('not registering ' ~ node.name ~ ': ' ~ unbuilt_parents | join(', ') ~ ' not built yet', info=true) }}
+            {%- elif waiting_on | length == 0 -%}
+                {%- set code = namespace(sql=node.raw_code) -%}
+                {%- for ref_args in node.refs -%}
+                    {%- set pattern = "\\{\\{\\s*ref\\(\\s*['\"]" ~ ref_args.name ~ "['\"]\\s*\\)\\s*\\}\\}" -%}
+                    {%- set code.sql = modules.re.sub(pattern, relation_of[ref_args.name] | string, code.sql) -%}
+                {%- endfor -%}
+                {%- set relation = relation_of[node.name] -%}
+                {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
+                {%- do run_query('create or replace view ' ~ relation ~ ' as (\n' ~ render(code.sql) ~ '\n)') -%}
+                {%- do created.append(node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- if created | length > 0 -%}
-        {{ log('registered ' ~ (created | length) ~ ' unselected upstream views', info=true) }}
+    {%- if created or seeds_loaded -%}
+        {{ log('registered ' ~ (seeds_loaded | length) ~ ' seeds and ' ~ (created | length)
+            ~ ' views this run does not build', info=true) }}
     {%- endif -%}
 {% endmacro %}

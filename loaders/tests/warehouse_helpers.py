@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,20 @@ class Warehouse:
         env.pop("CHRONO_PG_PORT", None)
         return env
 
-    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run dbt from the project root; on failure show its output in the assertion."""
+    def dbt(
+        self,
+        *args: str,
+        check: bool = True,
+        project_dir: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run dbt from the project root (or `project_dir`, a dbt project with its own
+        profiles.yml), with `extra_env` added to the environment; on failure show its output
+        in the assertion."""
         result = subprocess.run(
             [DBT, *args, "--log-path", str(self.duckdb_path.parent / "dbt-logs")],
-            cwd=PROJECT_ROOT,
-            env=self.env(),
+            cwd=project_dir or PROJECT_ROOT,
+            env={**self.env(), **(extra_env or {})},
             capture_output=True,
             text=True,
             check=False,

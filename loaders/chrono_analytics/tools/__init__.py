@@ -1,0 +1,1 @@
+"""Maintenance scripts that regenerate the project's committed files (seeds) from packages."""

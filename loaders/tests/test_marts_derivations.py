@@ -1,0 +1,324 @@
+"""The page marts' derivations checked against independent Python implementations.
+
+Every distinct URL, host and Wayback timestamp of the synthetic source (with its ugly cases:
+ports, user info, upper case, trailing dots, IDN hosts, queries with dots and slashes,
+fragments, URLs without path, malformed timestamps) goes through Python's own parsers
+(urllib.parse, datetime) and a from-the-spec Public Suffix List matcher over the committed
+seed, and must give what cdx_records holds. Durations are compared with the source's float
+seconds, and two builds from separate processes must give identical rows and ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from warehouse_helpers import PROJECT_ROOT, Warehouse
+
+MART_MODELS = ("int_scrape_pages_enriched", "cdx_records", "content_analytics")
+DERIVATION_MACRO_FILES = (
+    "url_parsing",
+    "public_suffix",
+    "domain_category",
+    "content_category",
+    "size_category",
+    "archive_source",
+    "page_status",
+    "utc_calendar",
+    "content_quality",
+    "page_errors",
+)
+SEEDS = PROJECT_ROOT / "seeds"
+
+
+# --- independent reference implementations ---------------------------------------------------
+
+
+def reference_url_parts(url: str) -> dict[str, Any]:
+    """Host, path, query, depth and extension of a URL by urllib.parse and os.path."""
+    parts = urlsplit(url)
+    host = parts.hostname.rstrip(".") if parts.hostname else None
+    if host is not None and ":" in host:
+        host = f"[{host}]"  # urllib drops the brackets of an IPv6 literal; we keep them
+    path = parts.path or "/"
+    segment = path.rsplit("/", 1)[-1].split(";", 1)[0]
+    extension = os.path.splitext(segment)[1][1:].lower() or None
+    return {
+        "domain": host,
+        "url_path": path,
+        "url_params": parts.query or None,
+        "url_depth": len([part for part in path.split("/") if part]),
+        "file_extension": extension,
+        "is_root_page": path == "/",
+    }
+
+
+class PublicSuffixList:
+    """The Public Suffix List algorithm as publicsuffix.org states it, over the seed's rules.
+
+    A rule is a list of labels, '*' matching any one label. The prevailing rule is a matching
+    exception rule if there is one, else the matching rule with the most labels, else '*'.
+    The public suffix is the prevailing rule's labels, minus the leftmost for an exception.
+    """
+
+    def __init__(self, seed: Path) -> None:
+        self.rules: dict[str, list[tuple[list[str], bool]]] = defaultdict(list)
+        with seed.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                labels = row["suffix"].split(".")
+                if row["is_rule"] == "true":
+                    self.rules[labels[-1]].append((labels, False))
+                if row["is_wildcard_parent"] == "true":
+                    self.rules[labels[-1]].append((["*", *labels], False))
+                if row["is_exception"] == "true":
+                    self.rules[labels[-1]].append((labels, True))
+
+    def suffix_label_count(self, host: str) -> int:
+        labels = host.split(".")
+        matches = [
+            (rule, is_exception)
+            for rule, is_exception in self.rules.get(labels[-1], [])
+            if len(rule) <= len(labels)
+            and all(
+                want in ("*", have)
+                for want, have in zip(reversed(rule), reversed(labels), strict=False)
+            )
+        ]
+        exceptions = [rule for rule, is_exception in matches if is_exception]
+        if exceptions:
+            return len(exceptions[0]) - 1
+        return max([len(rule) for rule, _ in matches], default=1)
+
+    def split(self, host: str) -> dict[str, str | None]:
+        labels = host.split(".")
+        count = self.suffix_label_count(host)
+        return {
+            "public_suffix": ".".join(labels[-count:]),
+            "registered_domain": ".".join(labels[-count - 1 :]) if len(labels) > count else None,
+            "subdomain": ".".join(labels[: -count - 1]) if len(labels) > count + 1 else None,
+        }
+
+
+def reference_domain_category(public_suffix: str | None) -> str:
+    """SOURCE.md's rule on the public suffix: gov, mil, gov.<cc> government; edu, edu.<cc>,
+    ac.<cc> educational; org, org.<cc> nonprofit; anything else commercial."""
+    if public_suffix is None:
+        return "commercial"
+    labels = public_suffix.split(".")
+    country = labels[-1]
+    second = labels[-2] if len(labels) >= 2 and len(country) == 2 and country.isalpha() else None
+    if labels == ["gov"] or labels == ["mil"] or second == "gov":
+        return "government"
+    if labels == ["edu"] or second in ("edu", "ac"):
+        return "educational"
+    if labels == ["org"] or second == "org":
+        return "nonprofit"
+    return "commercial"
+
+
+def reference_wayback(raw: str | None) -> datetime | None:
+    if raw is None or len(raw) != 14 or not raw.isdigit():
+        return None
+    try:
+        return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def rows_as_dicts(cursor: Any) -> Iterator[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    for row in cursor.fetchall():
+        yield dict(zip(names, row, strict=True))
+
+
+# --- checks on the session's built warehouse ------------------------------------------------
+
+
+def test_url_parts_match_urllib(built_warehouse: Warehouse) -> None:
+    with built_warehouse.connect(attach_source=False) as conn:
+        rows = list(
+            rows_as_dicts(
+                conn.execute(
+                    "select distinct original_url, domain, url_path, url_params, url_depth,"
+                    " file_extension, is_root_page from marts.cdx_records"
+                )
+            )
+        )
+    assert len(rows) > 1000
+    ugly = ("@", ":8080", ".com./", "://WWW.", "?utm", "#", "ü", "xn--", ".tar.gz")
+    for marker in ugly:
+        assert any(marker in row["original_url"] for row in rows), f"no URL with {marker!r}"
+    mismatches = []
+    for row in rows:
+        expected = reference_url_parts(row["original_url"])
+        actual = {key: row[key] for key in expected}
+        if actual != expected:
+            mismatches.append((row["original_url"], actual, expected))
+    assert not mismatches, mismatches[:5]
+
+
+def test_public_suffix_split_matches_the_list_algorithm(built_warehouse: Warehouse) -> None:
+    psl = PublicSuffixList(SEEDS / "public_suffix_rules.csv")
+    with built_warehouse.connect() as conn:  # the intermediate model is a view over the source
+        rows = list(
+            rows_as_dicts(
+                conn.execute(
+                    "select distinct domain, subdomain, registered_domain, public_suffix,"
+                    " domain_tld, domain_category from intermediate.int_scrape_pages_enriched"
+                )
+            )
+        )
+    assert {row["public_suffix"] for row in rows} >= {"co.uk", "com.au", "gov.uk", "ac.uk"}
+    mismatches = []
+    for row in rows:
+        expected = {
+            **psl.split(row["domain"]),
+            "domain_tld": row["domain"].rsplit(".", 1)[-1],
+        }
+        expected["domain_category"] = reference_domain_category(expected["public_suffix"])
+        actual = {key: row[key] for key in expected}
+        if actual != expected:
+            mismatches.append((row["domain"], actual, expected))
+    assert not mismatches, mismatches[:5]
+
+
+def test_defect_01_archive_fields_match_python_datetime(built_warehouse: Warehouse) -> None:
+    with built_warehouse.connect() as conn:
+        rows = conn.execute(
+            "select p.unix_timestamp, c.archive_timestamp, c.archive_date, c.archive_year,"
+            " c.archive_month, c.archive_day, c.archive_hour, c.archive_weekday"
+            " from marts.cdx_records as c"
+            " inner join chrono_pg.public.scrape_pages as p on c.record_id = p.id"
+        ).fetchall()
+    assert any(reference_wayback(row[0]) is None for row in rows), "no malformed timestamp"
+    for raw, epoch, date, year, month, day, hour, weekday in rows:
+        parsed = reference_wayback(raw)
+        if parsed is None:
+            assert (epoch, date, year, month, day, hour, weekday) == (None,) * 7, raw
+            continue
+        expected = (
+            int(parsed.timestamp()),
+            parsed.date(),
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.isoweekday() % 7,
+        )
+        assert (epoch, date, year, month, day, hour, weekday) == expected, raw
+
+
+def test_defect_03_durations_are_source_seconds_times_1000(built_warehouse: Warehouse) -> None:
+    def ms(seconds: float | None) -> int | None:
+        return None if seconds is None else math.floor(seconds * 1000 + 0.5)
+
+    with built_warehouse.connect() as conn:
+        rows = conn.execute(
+            "select p.fetch_time, p.extraction_time, p.total_processing_time,"
+            " c.fetch_time_ms, c.extraction_time_ms, c.total_processing_time_ms,"
+            " a.fetch_time_ms, a.parse_time_ms, a.total_processing_time_ms"
+            " from marts.cdx_records as c"
+            " inner join marts.content_analytics as a on a.cdx_record_id = c.record_id"
+            " inner join chrono_pg.public.scrape_pages as p on c.record_id = p.id"
+        ).fetchall()
+    assert any(row[0] is not None and row[0] > 1 for row in rows)
+    for fetch, extraction, total, *marts in rows:
+        expected = [ms(fetch), ms(extraction), ms(total)]
+        assert marts == expected + expected, (fetch, extraction, total, marts)
+
+
+def test_marts_carry_no_personal_data(built_warehouse: Warehouse) -> None:
+    forbidden_names = ("email", "full_name", "password", "token", "secret", "mfa", "affiliation")
+    with built_warehouse.connect() as conn:
+        emails = {
+            row[0] for row in conn.execute("select email from chrono_pg.public.users").fetchall()
+        }
+        for model in ("cdx_records", "content_analytics"):
+            columns = conn.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = 'marts' and table_name = ?",
+                [model],
+            ).fetchall()
+            assert columns, model
+            for name, _ in columns:
+                assert not any(word in name.lower() for word in forbidden_names), (model, name)
+            for name, data_type in columns:
+                if data_type != "VARCHAR":
+                    continue
+                leaked = conn.execute(
+                    f'select count(*) from marts.{model} where "{name}" in'
+                    " (select email from chrono_pg.public.users)"
+                    f""" or "{name}" like '%FAKE-SECRET%'"""
+                ).fetchone()
+                assert leaked == (0,), (model, name)
+    assert emails
+
+
+# --- two builds in two processes -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rebuilt_marts(
+    shared_source_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, list[tuple[Any, ...]]]]:
+    """The page marts built twice by separate dbt processes into one fresh warehouse (the
+    on-run-start hook loads the seeds that `dbt run` does not)."""
+    folder = tmp_path_factory.mktemp("marts_rebuild")
+    warehouse = Warehouse(shared_source_dsn, folder / "chrono.duckdb", folder / "lake")
+    warehouse.dbt("deps", "--quiet")
+    snapshots = []
+    for _ in range(2):
+        warehouse.dbt("run", "--select", *(f"+{model}" for model in MART_MODELS))
+        with warehouse.connect(attach_source=False) as conn:
+            snapshots.append(
+                {
+                    model: conn.execute(
+                        f"select * from marts.{model} order by scrape_page_id"
+                    ).fetchall()
+                    for model in ("cdx_records", "content_analytics")
+                }
+            )
+    return snapshots[0], snapshots[1]
+
+
+def test_defect_10_a_rebuild_gives_identical_rows(
+    rebuilt_marts: tuple[dict[str, list[tuple[Any, ...]]], dict[str, list[tuple[Any, ...]]]],
+) -> None:
+    first, second = rebuilt_marts
+    for model, rows in first.items():
+        assert rows, model
+        assert rows == second[model], model
+
+
+def test_defect_11_ids_are_the_source_key_in_every_process(
+    rebuilt_marts: tuple[dict[str, list[tuple[Any, ...]]], dict[str, list[tuple[Any, ...]]]],
+) -> None:
+    for snapshot in rebuilt_marts:
+        # record_id, scrape_page_id lead cdx_records; content_id, scrape_page_id, cdx_record_id
+        # lead content_analytics (the contracts' column order)
+        assert all(row[0] == row[1] for row in snapshot["cdx_records"])
+        assert all(row[0] == row[1] == row[2] for row in snapshot["content_analytics"])
+
+
+def test_defect_10_mart_sql_reads_no_clock() -> None:
+    """Nothing in the marts' SQL depends on when or where it runs."""
+    files = [
+        PROJECT_ROOT / "models" / "intermediate" / "int_scrape_pages_enriched.sql",
+        PROJECT_ROOT / "models" / "marts" / "cdx_records.sql",
+        PROJECT_ROOT / "models" / "marts" / "content_analytics.sql",
+        *(PROJECT_ROOT / "macros" / f"{name}.sql" for name in DERIVATION_MACRO_FILES),
+    ]
+    clock_words = ("current_date", "current_timestamp", "now()", "get_current_time", "random(")
+    for file in files:
+        text = file.read_text(encoding="utf-8").lower()
+        for word in clock_words:
+            assert word not in text, (file.name, word)

@@ -1,0 +1,25 @@
+{#- Domain category from the host's public suffix (never from the rest of the URL: the seed's
+    LIKE '%.gov%' on the whole URL is defect 7). The seed domain_category_suffixes maps
+    patterns to categories: 'gov', 'mil', 'gov.<cc>' government; 'edu', 'edu.<cc>', 'ac.<cc>'
+    educational; 'org', 'org.<cc>' nonprofit; any other suffix is commercial. -#}
+
+{#- The pattern a public suffix is looked up by: a one-label suffix as it is ('gov');
+    under a two-letter country code, the label left of the code with '<cc>' ('gov.uk' ->
+    'gov.<cc>', 'nsw.gov.au' -> 'gov.<cc>', 'co.uk' -> 'co.<cc>'); otherwise the suffix
+    itself. NULL when the suffix is NULL. -#}
+{% macro domain_category_key(public_suffix) -%}
+    case
+        when
+            length(split_part({{ public_suffix }}, '.', -1)) = 2
+            and translate(split_part({{ public_suffix }}, '.', -1), 'abcdefghijklmnopqrstuvwxyz', '') = ''
+            and strpos({{ public_suffix }}, '.') > 0
+            then split_part({{ public_suffix }}, '.', -2) || '.<cc>'
+        else {{ public_suffix }}
+    end
+{%- endmacro %}
+
+{#- The category: the seed's match, else 'commercial' for any host; NULL when the URL has no
+    host. -#}
+{% macro domain_category(matched_category, host) -%}
+    case when {{ host }} is not null then coalesce({{ matched_category }}, 'commercial') end
+{%- endmacro %}

@@ -1,0 +1,87 @@
+{{ config(materialized='table') }}
+{#- One row per scrape page, keyed by record_id (= scrape_page_id). Partition column:
+    archive_year (NULL for a malformed Wayback timestamp). Every derivation lives in
+    int_scrape_pages_enriched; this model selects and casts to the contract's types. The
+    import CTE is where an incremental run filters the changed pages.
+    To switch to the project's materialization, replace the config with:
+        config(materialized='incremental_parquet', partition_by=[{'name': 'archive_year', 'data_type': 'smallint'}], unique_key='record_id')
+    and take the filter in the import CTE out of its comment. -#}
+
+with
+
+enriched_pages as (
+    select * from {{ ref('int_scrape_pages_enriched') }}
+    {#- When the model switches to incremental_parquet, this import CTE selects the changed pages:
+        {% if is_incremental() %}
+        where lineage_updated_at > {{ incremental_watermark() }}
+        {% endif %}
+    lineage_updated_at (page, domain or project changed) is compared with the lake's greatest
+    updated_at minus the lookback. -#}
+),
+
+cdx_records as (
+    select
+        -- ids
+        cast(scrape_page_id as bigint) as record_id,
+        cast(scrape_page_id as bigint) as scrape_page_id,
+        cast(project_id as integer) as project_id,
+        cast(domain_id as integer) as domain_id,
+
+        -- strings
+        cast(original_url as varchar) as original_url,
+        cast(domain as varchar) as domain,  -- noqa: RF04
+        cast(subdomain as varchar) as subdomain,
+        cast(url_path as varchar) as url_path,
+        cast(url_params as varchar) as url_params,
+        cast(source as varchar) as source,  -- noqa: RF04
+        cast(warc_filename as varchar) as warc_filename,
+        cast(mime_type as varchar) as mime_type,
+        cast(content_category as varchar) as content_category,
+        cast(content_size_category as varchar) as content_size_category,
+        cast(digest_hash as varchar) as digest_hash,
+        cast(file_extension as varchar) as file_extension,
+        cast(domain_tld as varchar) as domain_tld,
+        cast(domain_category as varchar) as domain_category,
+        cast(processing_batch_id as varchar) as processing_batch_id,
+        cast(filter_reason as varchar) as filter_reason,
+        cast(filter_category as varchar) as filter_category,
+
+        -- numerics
+        cast(archive_timestamp as bigint) as archive_timestamp,
+        cast(archive_year as smallint) as archive_year,
+        cast(archive_month as smallint) as archive_month,
+        cast(archive_day as smallint) as archive_day,
+        cast(archive_hour as smallint) as archive_hour,
+        cast(archive_weekday as smallint) as archive_weekday,
+        cast(null as bigint) as warc_offset,
+        cast(null as integer) as warc_length,
+        cast(status_code as smallint) as status_code,
+        cast(content_length_bytes as bigint) as content_length,
+        cast(url_depth as smallint) as url_depth,
+        cast(quality_score as double) as quality_score,
+        cast(priority_score as smallint) as priority_score,
+        cast(fetch_time_ms as bigint) as fetch_time_ms,
+        cast(extraction_time_ms as bigint) as extraction_time_ms,
+        cast(total_processing_time_ms as bigint) as total_processing_time_ms,
+
+        -- booleans
+        cast(has_query_params as boolean) as has_query_params,
+        cast(is_root_page as boolean) as is_root_page,
+        cast(is_list_page as boolean) as is_list_page_pattern,
+        cast(is_government_domain as boolean) as is_government_domain,
+        cast(is_educational_domain as boolean) as is_educational_domain,
+        cast(is_nonprofit_domain as boolean) as is_nonprofit_domain,
+        cast(is_duplicate as boolean) as is_duplicate,
+        cast(is_high_value_content as boolean) as is_high_value_content,
+
+        -- dates
+        cast(archive_date as date) as archive_date,
+        cast(processing_date as date) as processing_date,
+
+        -- timestamps
+        cast(created_at as timestamptz) as created_at,
+        cast(updated_at as timestamptz) as updated_at
+    from enriched_pages
+)
+
+select * from cdx_records

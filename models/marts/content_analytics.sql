@@ -1,0 +1,82 @@
+{{ config(materialized='table') }}
+{#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
+    cdx_records.record_id. Partition column: processing_year (from created_at, never NULL,
+    never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
+    and casts to the contract's types. The import CTE is where an incremental run filters the
+    changed pages.
+    To switch to the project's materialization, replace the config with:
+        config(materialized='incremental_parquet', partition_by=[{'name': 'processing_year', 'data_type': 'smallint'}], unique_key='content_id')
+    and take the filter in the import CTE out of its comment. -#}
+
+with
+
+enriched_pages as (
+    select * from {{ ref('int_scrape_pages_enriched') }}
+    {#- When the model switches to incremental_parquet, this import CTE selects the changed pages:
+        {% if is_incremental() %}
+        where lineage_updated_at > {{ incremental_watermark() }}
+        {% endif %}
+    lineage_updated_at (page, domain or project changed) is compared with the lake's greatest
+    updated_at minus the lookback. -#}
+),
+
+content_analytics as (
+    select
+        -- ids
+        cast(scrape_page_id as bigint) as content_id,
+        cast(scrape_page_id as bigint) as scrape_page_id,
+        cast(scrape_page_id as bigint) as cdx_record_id,
+        cast(project_id as integer) as project_id,
+        cast(domain_id as integer) as domain_id,
+
+        -- strings
+        cast(original_url as varchar) as original_url,
+        cast(content_url as varchar) as content_url,
+        cast(domain as varchar) as domain,  -- noqa: RF04
+        cast(mime_type as varchar) as mime_type,
+        cast(content_type as varchar) as content_type,
+        cast(content_category as varchar) as content_category,
+        cast(extraction_method as varchar) as extraction_method,
+        cast(extraction_status as varchar) as extraction_status,
+        cast(error_type as varchar) as extraction_error_type,
+        cast(null as varchar) as language,  -- noqa: RF04
+        cast(filter_decision as varchar) as filter_decision,
+        cast(filter_reason as varchar) as filter_reason,
+        cast(error_message as varchar) as error_message,
+        cast(error_category as varchar) as error_category,
+
+        -- numerics
+        cast(processing_year as smallint) as processing_year,
+        cast(processing_month as smallint) as processing_month,
+        cast(processing_week as smallint) as processing_week,
+        cast(content_length_bytes as bigint) as original_size_bytes,
+        cast(extraction_time_ms as bigint) as extraction_time_ms,
+        cast(retry_count as integer) as extraction_retry_count,
+        cast(text_length_chars as bigint) as text_content_length,
+        cast(markdown_length_chars as bigint) as markdown_content_length,
+        cast(word_count as bigint) as word_count,
+        cast(paragraph_count as bigint) as paragraph_count,
+        cast(quality_score as double) as content_quality_score,
+        cast(fetch_time_ms as bigint) as fetch_time_ms,
+        cast(extraction_time_ms as bigint) as parse_time_ms,
+        cast(total_processing_time_ms as bigint) as total_processing_time_ms,
+
+        -- booleans
+        cast(has_title as boolean) as title_extracted,
+        cast(is_list_page as boolean) as is_list_page,
+        cast(is_duplicate as boolean) as is_duplicate_content,
+        cast(has_meaningful_content as boolean) as has_meaningful_content,
+        cast(is_manually_overridden as boolean) as manual_override,
+        cast(is_recoverable_error as boolean) as is_recoverable_error,
+
+        -- dates
+        cast(processing_date as date) as processing_date,
+
+        -- timestamps
+        cast(created_at as timestamptz) as processing_timestamp,
+        cast(created_at as timestamptz) as created_at,
+        cast(updated_at as timestamptz) as updated_at
+    from enriched_pages
+)
+
+select * from content_analytics

@@ -1,0 +1,241 @@
+{{ config(materialized='table') }}
+{#- Daily aggregates of the enriched pages at three levels: per project, per domain and per
+    scrape session. The day of a page is its processing_date (the UTC date of created_at, as
+    in content_analytics), so the totals of a day reconcile with content_analytics. Word
+    counts come from content_analytics: reading them from the intermediate view would ship
+    and measure every page body from PostgreSQL a second time. -#}
+
+with
+
+enriched_pages as (
+    select * exclude (
+        word_count,
+        paragraph_count,
+        text_length_chars,
+        markdown_length_chars,
+        has_meaningful_content
+    )
+    from {{ ref('int_scrape_pages_enriched') }}
+),
+
+content_analytics as (
+    select * from {{ ref('content_analytics') }}
+),
+
+pages as (
+    select
+        enriched_pages.*,
+        content_analytics.word_count
+    from enriched_pages
+    left join content_analytics on enriched_pages.scrape_page_id = content_analytics.content_id
+),
+
+projects as (
+    select * from {{ ref('stg_chrono__projects') }}
+),
+
+domains as (
+    select * from {{ ref('stg_chrono__domains') }}
+),
+
+-- one input row per page and level; the session level skips pages without a session
+pages_per_level as (
+    select
+        * replace (
+            cast(null as integer) as domain_id,
+            cast(null as integer) as scrape_session_id
+        ),
+        'project' as aggregation_level
+    from pages
+    union all by name
+    select
+        * replace (cast(null as integer) as scrape_session_id),
+        'domain' as aggregation_level
+    from pages
+    union all by name
+    select
+        * replace (cast(null as integer) as domain_id),
+        'session' as aggregation_level
+    from pages
+    where scrape_session_id is not null
+),
+
+error_type_counts as (
+    select
+        aggregation_level,
+        project_id,
+        domain_id,
+        scrape_session_id,
+        processing_date,
+        error_type,
+        count(*) as error_pages
+    from pages_per_level
+    where error_type is not null
+    group by all
+),
+
+most_common_error_types as (
+    select
+        aggregation_level,
+        project_id,
+        domain_id,
+        scrape_session_id,
+        processing_date,
+        -- ties go to the alphabetically first type, so the choice is deterministic
+        arg_max(error_type, error_pages order by error_type desc) as most_common_error_type
+    from error_type_counts
+    group by all
+),
+
+daily as (
+    select
+        aggregation_level,
+        project_id,
+        domain_id,
+        scrape_session_id,
+        processing_date as analytics_date,
+        count(*) as total_pages_discovered,
+        count(*) filter (where extraction_status != 'pending') as total_pages_processed,
+        count(*) filter (where extraction_status = 'success') as total_pages_successful,
+        count(*) filter (where extraction_status = 'failed') as total_pages_failed,
+        count(*) filter (where extraction_status = 'filtered') as total_pages_skipped,
+        count(*) filter (where is_duplicate) as total_pages_duplicates,
+        sum(content_length_bytes) as total_content_size_bytes,
+        avg(content_length_bytes) as avg_content_size_bytes,
+        sum(word_count) as total_word_count,
+        avg(word_count) as avg_word_count,
+        avg(quality_score) as avg_content_quality_score,
+        count(*) filter (where quality_score >= 0.7) as high_quality_pages_count,
+        count(*) filter (where quality_score < 0.3) as low_quality_pages_count,
+        sum(total_processing_time_ms) as total_processing_time_ms,
+        avg(total_processing_time_ms) as avg_processing_time_ms,
+        avg(fetch_time_ms) as avg_fetch_time_ms,
+        avg(extraction_time_ms) as avg_extraction_time_ms,
+        count(completed_at) as completed_pages,
+        epoch(max(completed_at) - min(completed_at)) / 60.0 as completion_span_minutes,
+        avg(retry_count) as avg_retry_count,
+        count(*) filter (where has_error and is_recoverable_error) as recoverable_errors,
+        count(*) filter (where has_error and not is_recoverable_error) as unrecoverable_errors,
+        count(*) filter (where page_status = 'filtered_list_page') as list_pages_filtered,
+        count(*) filter (
+            where page_status = 'filtered_already_processed'
+        ) as duplicate_pages_filtered,
+        count(*) filter (where source = 'wayback') as wayback_pages,
+        count(*) filter (where source = 'commoncrawl') as common_crawl_pages,
+        min(created_at) as created_at,
+        max(updated_at) as updated_at
+    from pages_per_level
+    group by all
+),
+
+described as (
+    select
+        daily.*,
+        most_common_error_types.most_common_error_type,
+        projects.user_id,
+        projects.project_name,
+        projects.project_status,
+        projects.archive_source,
+        projects.is_langextract_enabled as langextract_enabled,
+        projects.langextract_cost_per_1k_pages_usd,
+        domains.domain_name,
+        domains.domain_status,
+        domains.match_type as domain_match_type,
+        md5(concat_ws(
+            ':',
+            daily.aggregation_level,
+            daily.project_id,
+            coalesce(cast(daily.domain_id as varchar), '-'),
+            coalesce(cast(daily.scrape_session_id as varchar), '-'),
+            cast(daily.analytics_date as varchar)
+        )) as analytics_id
+    from daily
+    inner join projects on daily.project_id = projects.project_id
+    left join domains on daily.domain_id = domains.domain_id
+    left join most_common_error_types
+        on
+            daily.aggregation_level = most_common_error_types.aggregation_level
+            and daily.project_id = most_common_error_types.project_id
+            and daily.domain_id is not distinct from most_common_error_types.domain_id
+            and daily.scrape_session_id is not distinct from most_common_error_types.scrape_session_id
+            and daily.analytics_date = most_common_error_types.processing_date
+),
+
+project_analytics as (
+    select
+        -- ids
+        cast(analytics_id as varchar) as analytics_id,
+        cast(project_id as integer) as project_id,
+        cast(domain_id as integer) as domain_id,
+        cast(scrape_session_id as integer) as scrape_session_id,
+        cast(user_id as integer) as user_id,
+
+        -- strings
+        cast(project_name as varchar) as project_name,
+        cast(project_status as varchar) as project_status,
+        cast(domain_name as varchar) as domain_name,
+        cast(domain_status as varchar) as domain_status,
+        cast(domain_match_type as varchar) as domain_match_type,
+        cast(most_common_error_type as varchar) as most_common_error_type,
+        cast(archive_source as varchar) as archive_source,
+        cast(aggregation_level as varchar) as aggregation_level,
+
+        -- numerics
+        cast(year(analytics_date) as smallint) as analytics_year,
+        cast(month(analytics_date) as smallint) as analytics_month,
+        cast(weekofyear(analytics_date) as smallint) as analytics_week,
+        cast(total_pages_discovered as bigint) as total_pages_discovered,
+        cast(total_pages_processed as bigint) as total_pages_processed,
+        cast(total_pages_successful as bigint) as total_pages_successful,
+        cast(total_pages_failed as bigint) as total_pages_failed,
+        cast(total_pages_skipped as bigint) as total_pages_skipped,
+        cast(total_pages_duplicates as bigint) as total_pages_duplicates,
+        cast(coalesce(total_content_size_bytes, 0) as bigint) as total_content_size_bytes,
+        cast(avg_content_size_bytes as double) as avg_content_size_bytes,
+        cast(coalesce(total_word_count, 0) as bigint) as total_word_count,
+        cast(avg_word_count as double) as avg_word_count,
+        cast(avg_content_quality_score as double) as avg_content_quality_score,
+        cast(high_quality_pages_count as bigint) as high_quality_pages_count,
+        cast(low_quality_pages_count as bigint) as low_quality_pages_count,
+        cast(coalesce(total_processing_time_ms, 0) as bigint) as total_processing_time_ms,
+        cast(avg_processing_time_ms as double) as avg_processing_time_ms,
+        cast(avg_fetch_time_ms as double) as avg_fetch_time_ms,
+        cast(avg_extraction_time_ms as double) as avg_extraction_time_ms,
+        cast(
+            case
+                when completed_pages >= 2 and completion_span_minutes > 0
+                    then completed_pages / completion_span_minutes
+            end as double
+        ) as pages_per_minute,
+        cast(
+            case
+                when total_pages_processed > 0 then total_pages_failed / total_pages_processed
+            end as double
+        ) as error_rate,
+        cast(avg_retry_count as double) as avg_retry_count,
+        cast(recoverable_errors as bigint) as recoverable_errors,
+        cast(unrecoverable_errors as bigint) as unrecoverable_errors,
+        cast(list_pages_filtered as bigint) as list_pages_filtered,
+        cast(duplicate_pages_filtered as bigint) as duplicate_pages_filtered,
+        cast(wayback_pages as bigint) as wayback_pages,
+        cast(common_crawl_pages as bigint) as common_crawl_pages,
+        cast(
+            case
+                when langextract_enabled
+                    then total_pages_processed * langextract_cost_per_1k_pages_usd / 1000.0
+            end as double
+        ) as estimated_processing_cost_usd,
+
+        -- booleans
+        cast(langextract_enabled as boolean) as langextract_enabled,
+
+        -- dates
+        cast(analytics_date as date) as analytics_date,
+
+        -- timestamps
+        cast(created_at as timestamptz) as created_at,
+        cast(updated_at as timestamptz) as updated_at
+    from described
+)
+
+select * from project_analytics

@@ -1,0 +1,47 @@
+{{ config(materialized='table') }}
+{#- The analytics API's domain analysis, pre-aggregated per domain, domain category and archive
+    month: sums and counts (not averages), so a date range of whole months sums a few rows per
+    domain and the averages stay exact. -#}
+
+with
+
+cdx_records as (
+    select * from {{ ref('cdx_records') }}
+),
+
+content_analytics as (
+    select * from {{ ref('content_analytics') }}
+),
+
+records as (
+    select
+        cdx_records.domain,
+        cdx_records.domain_category,
+        cdx_records.quality_score,
+        cdx_records.content_length,
+        cdx_records.is_high_value_content,
+        content_analytics.extraction_time_ms,
+        date_trunc('month', cdx_records.archive_date) as archive_month_start
+    from cdx_records
+    left join content_analytics on cdx_records.record_id = content_analytics.cdx_record_id
+    where cdx_records.archive_date is not null
+),
+
+domain_archive_monthly as (
+    select
+        domain,
+        domain_category,
+        cast(archive_month_start as date) as archive_month_start,
+        count(*) as record_count,
+        count(quality_score) as scored_records,
+        sum(quality_score) as quality_score_sum,
+        count(content_length) as sized_records,
+        sum(content_length) as content_length_sum,
+        count(*) filter (where is_high_value_content) as high_value_count,
+        count(extraction_time_ms) as timed_extractions,
+        sum(extraction_time_ms) as extraction_time_ms_sum
+    from records
+    group by domain, domain_category, archive_month_start
+)
+
+select * from domain_archive_monthly

@@ -8,13 +8,14 @@
 with
 
 enriched_pages as (
-    select * exclude (
-        word_count,
-        paragraph_count,
-        text_length_chars,
-        markdown_length_chars,
-        has_meaningful_content
-    )
+    select
+        * exclude (
+            word_count,
+            paragraph_count,
+            text_length_chars,
+            markdown_length_chars,
+            has_meaningful_content
+        )
     from {{ ref('int_scrape_pages_enriched') }}
 ),
 

@@ -28,10 +28,38 @@ actual as (
     where aggregation_level = 'project'
 ),
 
-differences as (
-    (select * from expected except select * from actual)
-    union all
-    (select * from actual except select * from expected)
+missing_from_actual as (
+    select * from expected
+    except
+    select * from actual
+),
+
+missing_from_expected as (
+    select * from actual
+    except
+    select * from expected
 )
 
-select * from differences
+select
+    'expected, not in project_analytics' as problem,
+    missing_from_actual.project_id,
+    missing_from_actual.analytics_date,
+    missing_from_actual.total_pages_discovered,
+    missing_from_actual.total_pages_successful,
+    missing_from_actual.total_pages_failed,
+    missing_from_actual.total_pages_skipped,
+    missing_from_actual.total_content_size_bytes,
+    missing_from_actual.total_word_count
+from missing_from_actual
+union all
+select
+    'in project_analytics, not expected' as problem,
+    missing_from_expected.project_id,
+    missing_from_expected.analytics_date,
+    missing_from_expected.total_pages_discovered,
+    missing_from_expected.total_pages_successful,
+    missing_from_expected.total_pages_failed,
+    missing_from_expected.total_pages_skipped,
+    missing_from_expected.total_content_size_bytes,
+    missing_from_expected.total_word_count
+from missing_from_expected

@@ -8,6 +8,9 @@ database on it with ``make_source_db``.
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,19 +19,32 @@ import pytest
 from chrono_analytics import source_db
 from chrono_analytics.config import embedded_dsn
 from chrono_analytics.pgserver import EmbeddedServer, free_port
-from warehouse_helpers import Warehouse
+from warehouse_helpers import DBT, PROJECT_ROOT, Warehouse
 
 SMALL_PAGES = 20_000
 
 _db_numbers = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dbt_packages_installed() -> None:
+    """dbt deps (offline: the local expectations package), once, before any dbt command."""
+    result = subprocess.run(
+        [DBT, "deps", "--quiet"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "pgdata", free_port())
+def pg_server() -> Iterator[EmbeddedServer]:
+    # Not under pytest's basetemp: another pytest session on the machine makes that folder
+    # 0700, which locks the server's own user out of its data.
+    folder = Path(tempfile.mkdtemp(prefix="chrono-test-pg-"))
+    server = EmbeddedServer(folder / "pgdata", free_port())
     server.up()
     yield server
     server.destroy()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +72,5 @@ def built_warehouse(shared_source_dsn: str, tmp_path_factory: pytest.TempPathFac
     """The whole project built once (dbt deps + dbt build) over the shared source."""
     folder: Path = tmp_path_factory.mktemp("warehouse")
     warehouse = Warehouse(shared_source_dsn, folder / "chrono.duckdb", folder / "lake")
-    warehouse.dbt("deps", "--quiet")
     warehouse.dbt("build")
     return warehouse

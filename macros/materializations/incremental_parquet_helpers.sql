@@ -258,7 +258,8 @@
     {%- if execute and model is defined and config.get('materialized') == 'incremental_parquet' -%}
         {{ return(incremental_parquet_is_incremental()) }}
     {%- endif -%}
-    {{ return(dbt.is_incremental()) }}
+    {#- outside dbt (sqlfluff renders the models with these macros) there is no dbt namespace -#}
+    {{ return(dbt.is_incremental() if dbt is defined else false) }}
 {% endmacro %}
 
 {#- A SQL literal: the greatest watermark stored in the lake minus the lookback, read from the

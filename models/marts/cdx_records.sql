@@ -1,22 +1,23 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental_parquet',
+    partition_by=[{'name': 'archive_year', 'data_type': 'smallint'}],
+    unique_key='record_id',
+    order_by=['archive_date', 'domain'],
+) }}
 {#- One row per scrape page, keyed by record_id (= scrape_page_id). Partition column:
     archive_year (NULL for a malformed Wayback timestamp). Every derivation lives in
     int_scrape_pages_enriched; this model selects and casts to the contract's types. The
-    import CTE is where an incremental run filters the changed pages.
-    To switch to the project's materialization, replace the config with:
-        config(materialized='incremental_parquet', partition_by=[{'name': 'archive_year', 'data_type': 'smallint'}], unique_key='record_id')
-    and take the filter in the import CTE out of its comment. -#}
+    import CTE is where an incremental run filters the changed pages. Incremental runs select the pages
+    whose updated_at is past the lake's watermark minus the lookback; the filter reaches
+    PostgreSQL (its updated_at index) through the views. -#}
 
 with
 
 enriched_pages as (
     select * from {{ ref('int_scrape_pages_enriched') }}
-    {#- When the model switches to incremental_parquet, this import CTE selects the changed pages:
-        {% if is_incremental() %}
-        where lineage_updated_at > {{ incremental_watermark() }}
-        {% endif %}
-    lineage_updated_at (page, domain or project changed) is compared with the lake's greatest
-    updated_at minus the lookback. -#}
+    {% if is_incremental() %}
+        where updated_at > {{ incremental_watermark() }}
+    {% endif %}
 ),
 
 cdx_records as (

@@ -1,23 +1,24 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental_parquet',
+    partition_by=[{'name': 'processing_year', 'data_type': 'smallint'}],
+    unique_key='content_id',
+    order_by=['processing_date', 'domain'],
+) }}
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
     cdx_records.record_id. Partition column: processing_year (from created_at, never NULL,
     never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
     and casts to the contract's types. The import CTE is where an incremental run filters the
-    changed pages.
-    To switch to the project's materialization, replace the config with:
-        config(materialized='incremental_parquet', partition_by=[{'name': 'processing_year', 'data_type': 'smallint'}], unique_key='content_id')
-    and take the filter in the import CTE out of its comment. -#}
+    changed pages. Incremental runs select the pages
+    whose updated_at is past the lake's watermark minus the lookback; the filter reaches
+    PostgreSQL (its updated_at index) through the views. -#}
 
 with
 
 enriched_pages as (
     select * from {{ ref('int_scrape_pages_enriched') }}
-    {#- When the model switches to incremental_parquet, this import CTE selects the changed pages:
-        {% if is_incremental() %}
-        where lineage_updated_at > {{ incremental_watermark() }}
-        {% endif %}
-    lineage_updated_at (page, domain or project changed) is compared with the lake's greatest
-    updated_at minus the lookback. -#}
+    {% if is_incremental() %}
+        where updated_at > {{ incremental_watermark() }}
+    {% endif %}
 ),
 
 content_analytics as (

@@ -1,9 +1,16 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental_parquet',
+    partition_by=[{'name': 'analytics_year', 'data_type': 'smallint'}],
+    unique_key='analytics_id',
+    order_by=['analytics_date', 'aggregation_level', 'project_id'],
+) }}
 {#- Daily aggregates of the enriched pages at three levels: per project, per domain and per
     scrape session. The day of a page is its processing_date (the UTC date of created_at, as
     in content_analytics), so the totals of a day reconcile with content_analytics. Word
     counts come from content_analytics: reading them from the intermediate view would ship
-    and measure every page body from PostgreSQL a second time. -#}
+    and measure every page body from PostgreSQL a second time. An incremental run recomputes
+    every group of the days that changed pages belong to (all their pages, changed or not),
+    and upserts those rows by analytics_id. -#}
 
 with
 
@@ -17,6 +24,13 @@ enriched_pages as (
             has_meaningful_content
         )
     from {{ ref('int_scrape_pages_enriched') }}
+    {% if is_incremental() %}
+        where processing_date in (
+            select changed_pages.processing_date
+            from {{ ref('int_scrape_pages_enriched') }} as changed_pages
+            where changed_pages.updated_at > {{ incremental_watermark() }}
+        )
+    {% endif %}
 ),
 
 content_analytics as (

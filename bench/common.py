@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,17 +47,22 @@ class TimedRun:
 
 
 def timed_dbt(env: dict[str, str], *args: str) -> TimedRun:
-    """Run dbt; wall time and the peak RSS of the dbt process (ru_maxrss of children)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    result = subprocess.run(
-        [DBT, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    seconds = time.perf_counter() - started
+    """Run dbt; its wall time and peak RSS (measured by GNU time for this process alone)."""
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        started = time.perf_counter()
+        result = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, DBT, *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        peak_kb = int(rss_file.read().strip().splitlines()[-1])
     if result.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return TimedRun(seconds, max(before, after) / 1024)
+    return TimedRun(seconds, peak_kb / 1024)
 
 
 def warehouse_env(dsn: str, workdir: Path) -> dict[str, str]:
@@ -82,17 +87,15 @@ def relation_bytes(dsn: str, table: str) -> int:
 
 
 def touch_pages(dsn: str, fraction: float) -> int:
-    """Update `fraction` of the pages, spread over recent rows, as the application would."""
+    """Update `fraction` of the pages, every n-th page, as the application would: a new
+    status and an updated_at just past the newest one (the synthetic updated_at values run
+    ahead of the clock, so now() would fall behind the watermark)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("select max(id) from scrape_pages")
-        row = cur.fetchone()
-        max_id = int(row[0]) if row and row[0] else 0
         step = max(1, round(1 / fraction))
         cur.execute(
             "update scrape_pages set status = 'completed', retry_count = retry_count + 1, "
-            "updated_at = now() where id %% %s = 0",
+            "updated_at = (select max(updated_at) from scrape_pages) + interval '1 second' "
+            "where id %% %s = 0",
             (step,),
         )
-        changed = cur.rowcount
-    _ = max_id
-    return changed
+        return int(cur.rowcount)

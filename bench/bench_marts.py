@@ -1,0 +1,74 @@
+"""Benchmark of the marts at scale (issue 5): full build, incremental build, memory, sizes.
+
+    .venv/bin/python bench/bench_marts.py --pages 1000000 [--workdir /tmp/chrono-bench]
+
+Seeds a dedicated embedded PostgreSQL (reused when it already holds the same data), then:
+1. full build of cdx_records + content_analytics (and their upstream views), timed;
+2. full build of all marts (cdx_records, content_analytics, project_analytics, events);
+3. incremental build of the marts after 1% of the pages changed;
+reporting wall time, peak RSS of the dbt process and the Parquet bytes of each mart against
+pg_total_relation_size('scrape_pages'). dbt runs with --exclude test_type:data so that the
+figures are the build's, not the tests'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from common import (
+    folder_bytes,
+    relation_bytes,
+    start_source,
+    timed_dbt,
+    touch_pages,
+    warehouse_env,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pages", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    source, seed_seconds = start_source(args.workdir, args.pages)
+    if seed_seconds:
+        print(f"seeded {args.pages:,} pages in {seed_seconds:.1f} s")
+    env = warehouse_env(source.dsn, args.workdir)
+    lake = args.workdir / "lake"
+    build = ("build", "--exclude", "test_type:data", "--full-refresh")
+
+    rows: list[tuple[str, float, float]] = []
+    for label, selection in (
+        (
+            "full: cdx_records + content_analytics",
+            ("--select", "+cdx_records", "+content_analytics"),
+        ),
+        ("full: all marts", ("--select", "+marts")),
+    ):
+        shutil.rmtree(lake, ignore_errors=True)
+        (args.workdir / "bench.duckdb").unlink(missing_ok=True)
+        timed_dbt(env, "seed")
+        run = timed_dbt(env, *build, *selection)
+        rows.append((label, run.seconds, run.peak_rss_mb))
+
+    changed = touch_pages(source.dsn, 0.01)
+    run = timed_dbt(env, "build", "--exclude", "test_type:data", "--select", "marts")
+    rows.append(
+        (f"incremental: all marts after {changed:,} pages changed", run.seconds, run.peak_rss_mb)
+    )
+
+    print(f"\n{'run':<55}{'wall s':>9}{'peak RSS MB':>13}")
+    for label, seconds, rss in rows:
+        print(f"{label:<55}{seconds:>9.1f}{rss:>13.0f}")
+    source_bytes = relation_bytes(source.dsn, "scrape_pages")
+    print(f"\npg_total_relation_size('scrape_pages') = {source_bytes / 1e6:,.1f} MB")
+    for mart in ("cdx_records", "content_analytics", "project_analytics", "events"):
+        size = folder_bytes(lake / mart)
+        print(f"  {mart:<20}{size / 1e6:>10.1f} MB  {100 * size / source_bytes:>6.2f} % of it")
+
+
+if __name__ == "__main__":
+    main()

@@ -86,8 +86,32 @@ def events_root(tmp_path: Path) -> Iterator[Path]:
     yield root
 
 
-def build(warehouse: Warehouse, root: Path) -> None:
-    warehouse.dbt("build", "--select", *SELECT, extra_env={"CHRONO_EVENTS_ROOT": str(root)})
+def build(warehouse: Warehouse, root: Path, *, full_refresh: bool = True) -> None:
+    """Build the event models over `root`. Tests point one warehouse at different roots (a
+    different source each), so by default the mart is rebuilt in full, not upserted."""
+    refresh = ["--full-refresh"] if full_refresh else []
+    warehouse.dbt(
+        "build", "--select", *SELECT, *refresh, extra_env={"CHRONO_EVENTS_ROOT": str(root)}
+    )
+
+
+def test_an_incremental_build_adds_new_events_and_keeps_old_ones(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    root = tmp_path / "raw" / "events"
+    with EventWriter(root, flush_interval_s=None, spool=False) as writer:
+        generate_demo_events(writer, pages=30, users=3, projects=2, seed=1)
+    build(warehouse, root)
+    first = query(warehouse, "select count(*) from marts.events")[0][0]
+    with EventWriter(root, flush_interval_s=None, spool=False) as writer:
+        generate_demo_events(writer, pages=20, users=2, projects=2, seed=2)
+    build(warehouse, root, full_refresh=False)
+    (total,) = query(warehouse, "select count(*) from marts.events")[0]
+    written = raw("select count(distinct event_id) from raw_events", root)[0][0]
+    assert first < total == written
+    assert query(warehouse, "select count(*) - count(distinct event_id) from marts.events") == [
+        (0,)
+    ]
 
 
 def query(warehouse: Warehouse, sql: str) -> list[tuple[Any, ...]]:

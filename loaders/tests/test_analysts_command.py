@@ -1,0 +1,29 @@
+"""The analysts' command, exactly as typed, from a DuckDB file and a lake with nothing built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warehouse_helpers import Warehouse
+
+
+def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_path: Path) -> None:
+    warehouse = Warehouse(shared_source_dsn, tmp_path / "fresh.duckdb", tmp_path / "lake")
+    result = warehouse.dbt("build", "--select", "marts")
+    assert "ERROR=0" in result.stdout
+    with warehouse.connect() as conn:
+        pages = conn.execute("select count(*) from chrono_pg.public.scrape_pages").fetchone()
+        for mart in ("cdx_records", "content_analytics"):
+            rows = conn.execute(f"select count(*) from marts.{mart}").fetchone()
+            assert rows == pages, mart
+        levels = conn.execute(
+            "select count(distinct aggregation_level) from marts.project_analytics"
+        ).fetchone()
+        assert levels == (3,)
+    # a second DuckDB file over the same lake resolves the marts without building them
+    again = Warehouse(shared_source_dsn, tmp_path / "second.duckdb", tmp_path / "lake")
+    again.dbt("build", "--select", "marts.reporting")
+    with again.connect() as conn:
+        assert conn.execute("select count(*) from reporting.content_quality_daily").fetchone() != (
+            0,
+        )

@@ -86,16 +86,17 @@ def relation_bytes(dsn: str, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def touch_pages(dsn: str, fraction: float) -> int:
-    """Update `fraction` of the pages, every n-th page, as the application would: a new
-    status and an updated_at just past the newest one (the synthetic updated_at values run
-    ahead of the clock, so now() would fall behind the watermark)."""
+def touch_pages(dsn: str, fraction: float, recent_share: float = 0.1) -> int:
+    """Update `fraction` of the pages as the application would, among the most recently
+    created `recent_share` of them (where a scraper's updates land): a new status and an
+    updated_at just past the newest one (the synthetic updated_at values run ahead of the
+    clock, so now() would fall behind the watermark)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        step = max(1, round(1 / fraction))
+        step = max(1, round(recent_share / fraction))
         cur.execute(
             "update scrape_pages set status = 'completed', retry_count = retry_count + 1, "
             "updated_at = (select max(updated_at) from scrape_pages) + interval '1 second' "
-            "where id %% %s = 0",
-            (step,),
+            "where id > (select max(id) * (1 - %s) from scrape_pages) and id %% %s = 0",
+            (recent_share, step),
         )
         return int(cur.rowcount)

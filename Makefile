@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/chrono-analytics setup
 	touch $(STAMP)
 
-bench: setup  ## long benchmarks (not part of make test)
-	$(BIN)/python bench/run.py
+bench: setup  ## long benchmarks at 1,000,000 pages / events (not part of make test)
+	$(BIN)/python bench/bench_marts.py --pages 1000000
+	$(BIN)/python bench/bench_incremental.py
+	$(BIN)/python bench/bench_events.py --events 1000000
 
 docs: setup
 	$(BIN)/dbt docs generate

@@ -198,6 +198,16 @@ class _RootLock:
         os.close(self._fd)
 
 
+def _count_left_as_is(report: CompactionReport, folder: Path) -> None:
+    """Count a partition that keeps its files (open hour, or a failure) before and after."""
+    files = [p for p in folder.iterdir() if is_data_file(p.name)]
+    size = sum(p.stat().st_size for p in files)
+    report.files_before += len(files)
+    report.files_after += len(files)
+    report.bytes_before += size
+    report.bytes_after += size
+
+
 def compact(
     root: str | os.PathLike[str],
     *,
@@ -226,12 +236,7 @@ def compact(
             report.temporary_files_removed += _remove_stale_temporaries(folder, stale_before)
             if (hour_index + 1) * US_PER_HOUR > cutoff_us:
                 report.partitions_open += 1
-                files = [p for p in folder.iterdir() if is_data_file(p.name)]
-                size = sum(p.stat().st_size for p in files)
-                report.files_before += len(files)
-                report.files_after += len(files)
-                report.bytes_before += size
-                report.bytes_after += size
+                _count_left_as_is(report, folder)
                 continue
             try:
                 files_b, bytes_b, rows_r, rows_w, files_a, bytes_a = _compact_partition(
@@ -239,12 +244,7 @@ def compact(
                 )
             except (OSError, ValueError, pa.ArrowException) as exc:
                 report.failures.append((folder, f"{type(exc).__name__}: {exc}"))
-                files = [p for p in folder.iterdir() if is_data_file(p.name)]
-                size = sum(p.stat().st_size for p in files)
-                report.files_before += len(files)
-                report.files_after += len(files)
-                report.bytes_before += size
-                report.bytes_after += size
+                _count_left_as_is(report, folder)
                 continue
             if rows_r:
                 report.partitions_compacted += 1

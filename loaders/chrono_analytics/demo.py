@@ -50,7 +50,7 @@ def print_summary(settings: Settings) -> None:
         print("\nrows per model:")
         for schema, name in relations:
             count = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-            print(f"  {schema}.{name:<40} {count[0] if count else 0:>12,}")
+            print(f"  {schema + '.' + name:<48} {count[0] if count else 0:>12,}")
     print(f"\nParquet lake: {settings.lake_root}")
     print(f"DuckDB file with views over it: {settings.duckdb_path}")
     print("docs: .venv/bin/dbt docs generate && .venv/bin/dbt docs serve --port 8080")

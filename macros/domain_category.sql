@@ -10,9 +10,8 @@
 {% macro domain_category_key(public_suffix) -%}
     case
         when
-            length(split_part({{ public_suffix }}, '.', -1)) = 2
-            and translate(split_part({{ public_suffix }}, '.', -1), 'abcdefghijklmnopqrstuvwxyz', '') = ''
-            and strpos({{ public_suffix }}, '.') > 0
+            strpos({{ public_suffix }}, '.') > 0
+            and regexp_full_match(split_part({{ public_suffix }}, '.', -1), '[a-z]{2}')
             then split_part({{ public_suffix }}, '.', -2) || '.<cc>'
         else {{ public_suffix }}
     end

@@ -20,7 +20,7 @@
 {#- Whether a host is an IP literal (IPv4 digits and dots, or a bracketed IPv6): such hosts
     have no public suffix, registrable domain, subdomain or TLD. -#}
 {% macro is_ip_host(host) -%}
-    ({{ host }} like '[%' or translate({{ host }}, '0123456789.', '') = '')
+    ({{ host }} like '[%' or regexp_full_match({{ host }}, '[0-9.]*'))
 {%- endmacro %}
 
 {#- The labels of a host as a list ('news.example.co.uk' -> [news, example, co, uk]); NULL

@@ -1,4 +1,4 @@
-{#- URL parsing with string functions only (no regular expression per row). A URL is read as
+{#- URL parsing with string functions (and one anchored regular expression for the scheme). A URL is read as
     scheme://[user-info@]host[:port][/path][?query][#fragment]. The steps are separate
     macros so that a model computes each part once and the next step reads it:
         after_scheme = url_after_scheme(url)
@@ -12,11 +12,7 @@
     '<letters, digits, + . ->://'. -#}
 {% macro url_scheme(url) -%}
     case
-        when
-            strpos({{ url }}, '://') > 1
-            and translate(
-                lower(split_part({{ url }}, '://', 1)), 'abcdefghijklmnopqrstuvwxyz0123456789+.-', ''
-            ) = ''
+        when regexp_matches({{ url }}, '^[A-Za-z0-9+.-]+://')
             then lower(split_part({{ url }}, '://', 1))
     end
 {%- endmacro %}

@@ -19,6 +19,8 @@ from chrono_analytics.pgserver import EmbeddedServer
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).parent / "dbt")
 BENCH_PORT = 55491
+TEMPLATE_DATABASE = "chrono_bench_template"
+BENCH_DATABASE = "chrono_bench"
 
 
 @dataclass
@@ -28,22 +30,38 @@ class BenchSource:
 
 
 def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource, float]:
-    """A server of its own under workdir, seeded with `pages` pages unless already so."""
+    """A server of its own under workdir with a fresh copy of `pages` synthetic pages.
+
+    The pages are generated once into a template database (again only when the shape
+    differs); every call then recreates the bench database from the template, so a run
+    starts from the same data whatever earlier runs (touch_pages) changed."""
     server = EmbeddedServer(workdir / "pgdata", BENCH_PORT)
     server.up()
-    server.ensure_database("chrono_bench")
-    dsn = embedded_dsn(BENCH_PORT, "chrono_bench")
+    server.ensure_database(TEMPLATE_DATABASE)
+    template_dsn = embedded_dsn(BENCH_PORT, TEMPLATE_DATABASE)
     shape = source_db.SyntheticShape(pages=pages, seed=seed)
     seconds = 0.0
-    if source_db.seeded_shape(dsn) != shape:
-        seconds = source_db.seed(dsn, shape)
-    return BenchSource(server, dsn), seconds
+    if source_db.seeded_shape(template_dsn) != shape:
+        seconds = source_db.seed(template_dsn, shape)
+    admin = psycopg2.connect(embedded_dsn(BENCH_PORT, "postgres"))
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {BENCH_DATABASE} with (force)")
+            cur.execute(
+                f"create database {BENCH_DATABASE} template {TEMPLATE_DATABASE} "
+                "strategy file_copy"
+            )
+    finally:
+        admin.close()
+    return BenchSource(server, embedded_dsn(BENCH_PORT, BENCH_DATABASE)), seconds
 
 
 @dataclass(frozen=True)
 class TimedRun:
     seconds: float
     peak_rss_mb: float
+    stdout: str
 
 
 def timed_dbt(env: dict[str, str], *args: str) -> TimedRun:
@@ -62,7 +80,7 @@ def timed_dbt(env: dict[str, str], *args: str) -> TimedRun:
         peak_kb = int(rss_file.read().strip().splitlines()[-1])
     if result.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
-    return TimedRun(seconds, peak_kb / 1024)
+    return TimedRun(seconds, peak_kb / 1024, result.stdout)
 
 
 def warehouse_env(dsn: str, workdir: Path) -> dict[str, str]:

@@ -33,6 +33,7 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 HIVE_TYPES = {
     "pages_by_year": "{'archive_year': integer}",
     "pages_by_month": "{'archive_year': integer, 'archive_month': integer}",
+    "pages_by_domain_group": "{'domain_group': integer}",
 }
 # lake.py has two more points (during_phase1, after_phase2); these cover each step of a run
 INCREMENTAL_CRASH_POINTS = (
@@ -448,6 +449,73 @@ def test_two_partition_levels(make_source_db: Callable[..., str], tmp_path: Path
         "archive_year=2015/archive_month=3",
         "archive_year=2015/archive_month=8",
     }
+
+
+def test_a_partition_expression_names_folders_the_view_hides_and_rows_move_between(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    dsn = make_source_db(pages=PAGES, seed=25)
+    lake = Lake(dsn, tmp_path, model="pages_by_domain_group")
+
+    def expected() -> dict[int, int]:
+        return {
+            page_id: domain_id % 3
+            for page_id, domain_id in sql(dsn, "select id, domain_id from scrape_pages")
+        }
+
+    lake.run()
+    stored = lake.query("select page_id, domain_group, domain_id % 3 from {lake}")
+    assert {r[0]: r[1] for r in stored} == expected()
+    assert all(r[1] == r[2] for r in stored)
+    assert lake.partitions() == {"domain_group=0", "domain_group=1", "domain_group=2"}
+    with lake.warehouse.connect(attach_source=False) as conn:
+        view_columns = [
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = 'pages_by_domain_group' order by ordinal_position"
+            ).fetchall()
+        ]
+    assert view_columns == ["page_id", "domain_id", "updated_at"]
+
+    page_id, domain_id = sql(
+        dsn, "select id, domain_id from scrape_pages where domain_id % 3 = 0 limit 1"
+    )[0]
+    new_domain = sql(dsn, "select min(id) from domains where id % 3 = 1")[0][0]
+    before = lake.files()
+    touch(dsn, [page_id], f"domain_id = {new_domain}", source_max_updated_at(dsn))
+    lake.run()
+    stored = lake.query("select page_id, domain_group from {lake}")
+    assert len(stored) == len({r[0] for r in stored})
+    assert {r[0]: r[1] for r in stored} == expected()
+    assert expected()[page_id] == 1 != domain_id % 3
+    assert changed_partitions(before, lake.files()) == {"domain_group=0", "domain_group=1"}
+
+
+def test_a_changed_partition_by_fails_incrementally_and_a_full_refresh_replaces_the_layout(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    dsn = make_source_db(pages=PAGES, seed=26)
+    lake = Lake(dsn, tmp_path, model="pages_by_domain_group")
+    lake.run()
+    renamed = {"group_partition_name": "domain_bucket"}
+    failed = lake.run(dbt_vars=renamed, check=False)
+    assert failed.returncode != 0
+    assert "not registered, its lake" in failed.stdout
+    assert (
+        "laid out otherwise (e.g. domain_group=0) than the model's partition_by (domain_bucket)"
+        in (" ".join(failed.stdout.split()))
+    )
+    assert lake.partitions() == {"domain_group=0", "domain_group=1", "domain_group=2"}
+
+    lake.run("--full-refresh", dbt_vars=renamed)
+    assert lake.partitions() == {"domain_bucket=0", "domain_bucket=1", "domain_bucket=2"}
+    with duckdb.connect() as conn:
+        count = conn.execute(
+            "select count(*), count(distinct page_id) "
+            f"from read_parquet('{lake.location}/*/data_0.parquet')"
+        ).fetchone()
+    assert count == (PAGES, PAGES)
 
 
 def test_an_empty_model_keeps_one_empty_file_and_a_working_view(

@@ -5,6 +5,8 @@
   Configuration (full reference in macros/_macros.yml):
     partition_by        required. [{'name': <column>, 'data_type': <DuckDB type>}, ...]; the
                         types pin the partition columns when the files are read (hive_types).
+                        An entry may add 'expression': <SQL over the model's columns>, a
+                        partition column that is not the model's (the view hides it).
     unique_key          required. A column or a list of columns; never NULL.
     location            folder of the files; default <external_root>/<model alias>, external_root
                         being the profile's (CHRONO_LAKE_ROOT, default 'lake').
@@ -63,7 +65,7 @@
         {%- if existing_relation is not none and existing_relation.type != 'view' -%}
             {{ adapter.drop_relation(existing_relation) }}
         {%- endif -%}
-        {%- set view_select = 'select * from ' ~ incremental_parquet__read(settings) if has_files
+        {%- set view_select = incremental_parquet__view_query(settings) if has_files
             else 'select * from (\n' ~ sql ~ '\n) as empty_model' -%}
         {% call statement('main') -%}
             create or replace view {{ target_relation }} as {{ view_select }}
@@ -79,11 +81,13 @@
     {%- set inventory = incremental_parquet__inventory(settings) -%}
     {%- set lake_rows = inventory | sum(attribute='num_rows') -%}
     {%- set full_refresh = should_full_refresh() or lake_rows == 0 -%}
+    {%- set layout_matches = incremental_parquet__layout_matches(settings, inventory, full_refresh) -%}
     {%- do incremental_parquet__lake_op(settings, 'stage') -%}
 
     {#- 2. the delta: the model's rows, partition columns cast to their declared types -#}
     {%- set mark = clock.now() -%}
-    {%- do run_query('create or replace temp table ' ~ incremental_parquet__quote(tmp ~ 'delta') ~ ' as (\n' ~ sql ~ '\n)') -%}
+    {%- do run_query('create or replace temp table ' ~ incremental_parquet__quote(tmp ~ 'delta') ~ ' as (\n'
+        ~ incremental_parquet__model_rows(settings, sql) ~ '\n)') -%}
     {%- set delta = incremental_parquet__quote(tmp ~ 'delta') -%}
     {%- do timings.update({'read': (clock.now() - mark).total_seconds()}) -%}
     {%- set mark = clock.now() -%}
@@ -134,7 +138,7 @@
         'select * from read_parquet(' ~ incremental_parquet__literal(template) ~ ')') -%}
     {%- set stored_names = stored_columns | map(attribute='name') | list -%}
     {%- set lake_columns = [] -%}
-    {%- if inventory | length > 0 -%}
+    {%- if inventory | length > 0 and layout_matches -%}
         {%- set lake_columns = incremental_parquet__describe('select * from ' ~ incremental_parquet__read(settings)) -%}
     {%- endif -%}
     {%- set lake_names = lake_columns | map(attribute='name') | list -%}
@@ -178,7 +182,7 @@
         {%- set changed = delta -%}
         {#- the old locations of all keys, to find the keys that move (when the key columns can
             be compared with the new ones) -#}
-        {%- set comparable = [lake_rows > 0] -%}
+        {%- set comparable = [lake_rows > 0, layout_matches] -%}
         {%- for key in keys -%}
             {%- set old_types = lake_columns | selectattr('name', 'equalto', key) | map(attribute='type') | list -%}
             {%- set new_types = stored_columns | selectattr('name', 'equalto', key) | map(attribute='type') | list -%}
@@ -397,7 +401,7 @@
     {%- endif -%}
     {% call statement('main') -%}
         create or replace view {{ target_relation }} as
-        select * from {{ incremental_parquet__read(settings) }}
+        {{ incremental_parquet__view_query(settings) }}
     {%- endcall %}
     {%- do incremental_parquet__lake_op(settings, 'release') -%}
     {%- for name in ['delta', 'delta_unique', 'keyloc', 'existing', 'changed', 'parts', 'part_paths', 'changed_p', 'moved', 'merged'] -%}

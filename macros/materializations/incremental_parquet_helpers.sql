@@ -52,7 +52,9 @@
     {%- endif -%}
     {%- set staging_root = parent.rstrip('/') ~ '/_staging/' ~ leaf -%}
 
-    {#- partition_by: a list of {'name': column, 'data_type': DuckDB type} -#}
+    {#- partition_by: a list of {'name': column, 'data_type': DuckDB type}; an entry with an
+        'expression' (SQL over the model's columns) adds a partition column that the model does
+        not have: it exists in the folder names only, and the model's view hides it -#}
     {%- set raw_partitions = cfg.get('partition_by') -%}
     {%- if raw_partitions is mapping -%}
         {%- set raw_partitions = [raw_partitions] -%}
@@ -65,6 +67,7 @@
     {%- endif -%}
     {%- set partition_names = [] -%}
     {%- set partition_types = {} -%}
+    {%- set partition_expressions = {} -%}
     {%- for item in raw_partitions -%}
         {%- if item is not mapping or not item.get('name') or not item.get('data_type') -%}
             {{ exceptions.raise_compiler_error(
@@ -79,6 +82,9 @@
         {%- endif -%}
         {%- do partition_names.append(item['name'] | string) -%}
         {%- do partition_types.update({item['name'] | string: data_type}) -%}
+        {%- if item.get('expression') -%}
+            {%- do partition_expressions.update({item['name'] | string: item['expression'] | string}) -%}
+        {%- endif -%}
     {%- endfor -%}
 
     {#- unique_key: one column or a list -#}
@@ -163,6 +169,7 @@
         'depth': partition_names | length,
         'partition_names': partition_names,
         'partition_types': partition_types,
+        'partition_expressions': partition_expressions,
         'hive_types': '{' ~ (hive_types | join(', ')) ~ '}',
         'unique_key': unique_key | list,
         'watermark_column': cfg.get('watermark_column') or 'updated_at',
@@ -187,6 +194,30 @@
     )
 {%- endmacro %}
 
+{#- The query of the model's view: every column of the files and the partition folders, except
+    the partition columns computed by an expression (they are not the model's columns). -#}
+{% macro incremental_parquet__view_query(settings) -%}
+    {%- set hidden = settings.partition_expressions.keys() | list -%}
+    select *{{ ' exclude (' ~ incremental_parquet__columns(hidden) ~ ')' if hidden }}
+    from {{ incremental_parquet__read(settings) }}
+{%- endmacro %}
+
+{#- The model's rows plus the partition columns computed by an expression. -#}
+{% macro incremental_parquet__model_rows(settings, sql) -%}
+    {%- if settings.partition_expressions -%}
+        {%- set computed = [] -%}
+        {%- for name, expression in settings.partition_expressions.items() -%}
+            {%- do computed.append('cast(' ~ expression ~ ' as ' ~ settings.partition_types[name] ~ ') as '
+                ~ incremental_parquet__quote(name)) -%}
+        {%- endfor -%}
+        select *, {{ computed | join(', ') }} from (
+{{ sql }}
+        ) as model_rows
+    {%- else -%}
+        {{ sql }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- A SQL list literal of file paths. -#}
 {% macro incremental_parquet__file_list(paths) -%}
     [{%- for path in paths -%}{{ incremental_parquet__literal(path) }}{{ ', ' if not loop.last }}{%- endfor -%}]
@@ -206,6 +237,28 @@
         {%- do request.update(extra) -%}
     {%- endif -%}
     {%- do adapter.store_relation(settings.plugin, this, [], settings.location, 'parquet', request) -%}
+{% endmacro %}
+
+{#- Whether every data file of the inventory sits in folders named after the declared partition
+    columns, in order; raises (naming both layouts) unless `full_refresh`, which replaces a lake
+    written with another partition_by. -#}
+{% macro incremental_parquet__layout_matches(settings, inventory, full_refresh) %}
+    {%- set foreign = [] -%}
+    {%- for entry in inventory -%}
+        {%- set folders = entry.relpath.split('/') -%}
+        {%- for name in settings.partition_names -%}
+            {%- if not folders[loop.index0].startswith(name ~ '=') and entry.relpath not in foreign -%}
+                {%- do foreign.append(entry.relpath) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if foreign and not full_refresh -%}
+        {{ exceptions.raise_compiler_error(
+            "incremental_parquet " ~ settings.model_name ~ ": the lake at " ~ settings.location
+            ~ " holds partitions laid out otherwise (e.g. " ~ foreign[0] ~ ") than the model's partition_by ("
+            ~ (settings.partition_names | join(', ')) ~ "); run the model with --full-refresh to rewrite it") }}
+    {%- endif -%}
+    {{ return(foreign | length == 0) }}
 {% endmacro %}
 
 {#- The lake's data files: a list of {'file', 'relpath', 'num_rows'} (footers only). -#}
@@ -273,6 +326,7 @@
     {%- set column = column or settings.watermark_column -%}
     {%- do incremental_parquet__lake_op(settings, 'recover') -%}
     {%- set inventory = incremental_parquet__inventory(settings) -%}
+    {%- do incremental_parquet__layout_matches(settings, inventory, false) -%}
     {%- set files = [] -%}
     {%- for entry in inventory if entry.num_rows > 0 -%}
         {%- do files.append(entry.file) -%}
@@ -319,13 +373,16 @@
     {%- for node in graph.nodes.values()
         if node.resource_type == 'model' and node.config.materialized == 'incremental_parquet' -%}
         {%- set settings = incremental_parquet_settings(node.config, node.alias) -%}
-        {%- set listed = run_query("select count(*) from glob(" ~ incremental_parquet__literal(settings.glob) ~ ")") -%}
-        {%- if (listed.columns[0].values()[0] | int) > 0 -%}
+        {%- set inventory = incremental_parquet__inventory(settings) -%}
+        {%- if inventory | length > 0 and not incremental_parquet__layout_matches(settings, inventory, true) -%}
+            {{ log('incremental_parquet ' ~ node.alias ~ ': not registered, its lake at ' ~ settings.location
+                ~ ' is laid out by another partition_by (run the model with --full-refresh)', info=true) }}
+        {%- elif inventory | length > 0 -%}
             {%- set relation = api.Relation.create(
                 database=node.database, schema=node.schema, identifier=node.alias, type='view') -%}
             {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
-            {%- do run_query('create or replace view ' ~ relation ~ ' as select * from '
-                ~ incremental_parquet__read(settings)) -%}
+            {%- do run_query('create or replace view ' ~ relation ~ ' as '
+                ~ incremental_parquet__view_query(settings)) -%}
             {%- do registered.append(node.alias) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -12,29 +12,66 @@
     every group of the days that changed pages belong to (all their pages, changed or not),
     and upserts those rows by analytics_id. -#}
 
+{#- An incremental run first lists the days of the changed pages (the changed pages are found
+    through the updated_at index), then reads the pages created on those days: the created_at
+    range of those days reaches PostgreSQL (its created_at index), the list of days is applied
+    in DuckDB. -#}
+{%- set changed_days = [] -%}
+{%- if is_incremental() and execute -%}
+    {%- set changed_days = run_query(
+        'select distinct cast(processing_date as varchar) from ' ~ ref('int_scrape_pages_enriched')
+        ~ ' where updated_at > ' ~ incremental_watermark() ~ ' order by 1'
+    ).columns[0].values() | list -%}
+{%- endif -%}
+{%- set day_literals = [] -%}
+{%- for day in changed_days -%}
+    {%- do day_literals.append("date '" ~ day ~ "'") -%}
+{%- endfor -%}
+{%- set changed_day_list = day_literals | join(', ') if day_literals else 'null' -%}
+
 with
 
 enriched_pages as (
     select
-        * exclude (
-            word_count,
-            paragraph_count,
-            text_length_chars,
-            markdown_length_chars,
-            has_meaningful_content
-        )
+        scrape_page_id,
+        project_id,
+        domain_id,
+        scrape_session_id,
+        processing_date,
+        page_status,
+        extraction_status,
+        is_duplicate,
+        content_length_bytes,
+        quality_score,
+        total_processing_time_ms,
+        fetch_time_ms,
+        extraction_time_ms,
+        completed_at,
+        retry_count,
+        error_type,
+        has_error,
+        is_recoverable_error,
+        source,  -- noqa: RF04
+        created_at,
+        updated_at
     from {{ ref('int_scrape_pages_enriched') }}
     {% if is_incremental() %}
-        where processing_date in (
-            select changed_pages.processing_date
-            from {{ ref('int_scrape_pages_enriched') }} as changed_pages
-            where changed_pages.updated_at > {{ incremental_watermark() }}
-        )
+        {% if changed_days | length == 0 %}
+            where false
+        {% else %}
+            where
+                created_at >= timestamptz '{{ changed_days[0] }} 00:00:00+00'
+                and created_at < timestamptz '{{ changed_days[-1] }} 00:00:00+00' + interval 1 day
+                and processing_date in ({{ changed_day_list }})
+        {% endif %}
     {% endif %}
 ),
 
 content_analytics as (
     select * from {{ ref('content_analytics') }}
+    {% if is_incremental() and changed_days | length > 0 %}
+        where processing_date in ({{ changed_day_list }})
+    {% endif %}
 ),
 
 pages as (

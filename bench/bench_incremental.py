@@ -2,13 +2,13 @@
 
 On N synthetic source pages (default 1,000,000) in an embedded PostgreSQL of its own, it times
 a full build of a cdx_records-like model (35 columns of scrape_pages, no page bodies,
-partitioned by archive year and month like cdx_records), a rerun without source change, and
-incremental runs after changing 1% and 0.1% of the rows, spread over the recent partitions
-(archive years 2020 and later), as the application would (status, retry_count, updated_at).
-It prints wall times, the ratio incremental / full, and where the time goes, from the line
-each run of the materialization logs (read = building the delta from the source, compute =
-comparing and merging, write = the Parquet COPYs, swap = journal and renames; dbt = the rest of
-the dbt process: start-up, parsing, hooks).
+partitioned by archive year and month: the issue-5 baseline's layout), a rerun without source
+change, and incremental runs after changing 1% and 0.1% of the rows, spread over the recent
+partitions (archive years 2020 and later), as the application would (status, retry_count,
+updated_at). It prints wall times, the ratio incremental / full, and where the time goes,
+from the line each run of the materialization logs (read = building the delta from the
+source, compute = comparing and merging, write = the Parquet COPYs, swap = journal and
+renames; dbt = the rest of the dbt process: start-up, parsing, hooks).
 
     .venv/bin/python bench/bench_incremental.py [--pages N] [--partition year|month]
         [--workdir DIR] [--port PORT] [--keep-server]

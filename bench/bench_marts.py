@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import time
 from pathlib import Path
+
+import duckdb
 
 from common import (
     folder_bytes,
@@ -66,11 +69,68 @@ def main() -> None:
     print(f"\n{'run':<55}{'wall s':>9}{'peak RSS MB':>13}")
     for label, seconds, rss in rows:
         print(f"{label:<55}{seconds:>9.1f}{rss:>13.0f}")
+    print_query_timings(lake / "cdx_records", args.workdir / "layouts")
     source_bytes = relation_bytes(source.dsn, "scrape_pages")
     print(f"\npg_total_relation_size('scrape_pages') = {source_bytes / 1e6:,.1f} MB")
     for mart in ("cdx_records", "content_analytics", "project_analytics", "events"):
         size = folder_bytes(lake / mart)
         print(f"  {mart:<20}{size / 1e6:>10.1f} MB  {100 * size / source_bytes:>6.2f} % of it")
+
+
+CDX_QUERIES = {
+    "one archive month": (
+        "select count(*), sum(content_length) from {cdx} "
+        "where archive_date between date '2015-03-01' and date '2015-03-31'"
+    ),
+    "one domain": "select count(*), max(archive_date) from {cdx} where domain = '{domain}'",
+    "per archive year": "select archive_year, count(*), avg(content_length) from {cdx} group by 1",
+    "last processing month": (
+        "select count(*) from {cdx} where processing_date >= date '2026-11-01'"
+    ),
+}
+
+
+def print_query_timings(built: Path, scratch: Path) -> None:
+    """Analysts' queries on cdx_records as built, and on two other layouts of the same rows:
+    one folder per archive year (the previous layout) and one single file; best of 3 runs."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    built_glob = f"{built}/*/data_0.parquet"
+    layouts = {
+        "as built (by processing year)": f"read_parquet('{built_glob}')",
+        "by archive year": f"read_parquet('{scratch}/by_archive_year/*/*.parquet', "
+        "hive_partitioning = true)",
+        "one file": f"read_parquet('{scratch}/one.parquet')",
+    }
+    with duckdb.connect() as conn:
+        conn.execute("set enable_progress_bar = false")
+        conn.execute(
+            f"copy (select * from read_parquet('{built_glob}')) to '{scratch}/by_archive_year' "
+            "(format parquet, compression zstd, partition_by (archive_year))"
+        )
+        conn.execute(
+            f"copy (select * from read_parquet('{built_glob}') order by archive_date, domain) "
+            f"to '{scratch}/one.parquet' (format parquet, compression zstd, row_group_size 20000)"
+        )
+        domain = conn.execute(
+            f"select domain from read_parquet('{built_glob}') group by 1 order by count(*) desc "
+            "limit 1"
+        ).fetchone()
+        print("\ncdx_records queries, best of 3 (s):")
+        print(f"{'query':<24}" + "".join(f"{name:>32}" for name in layouts))
+        for label, query in CDX_QUERIES.items():
+            cells = []
+            for source in layouts.values():
+                statement = query.format(cdx=source, domain=domain[0] if domain else "")
+                best = min(_timed(conn, statement) for _ in range(3))
+                cells.append(f"{best:>32.3f}")
+            print(f"{label:<24}" + "".join(cells))
+
+
+def _timed(conn: duckdb.DuckDBPyConnection, statement: str) -> float:
+    started = time.perf_counter()
+    conn.execute(statement).fetchall()
+    return time.perf_counter() - started
 
 
 def print_model_timings(label: str, dbt_stdout: str) -> None:

@@ -49,8 +49,7 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {BENCH_DATABASE} with (force)")
             cur.execute(
-                f"create database {BENCH_DATABASE} template {TEMPLATE_DATABASE} "
-                "strategy file_copy"
+                f"create database {BENCH_DATABASE} template {TEMPLATE_DATABASE} strategy file_copy"
             )
     finally:
         admin.close()

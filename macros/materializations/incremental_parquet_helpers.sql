@@ -196,27 +196,24 @@
 
 {#- The query of the model's view: every column of the files and the partition folders, except
     the partition columns computed by an expression (they are not the model's columns). -#}
-{% macro incremental_parquet__view_query(settings) -%}
+{% macro incremental_parquet__view_query(settings) %}
     {%- set hidden = settings.partition_expressions.keys() | list -%}
-    select *{{ ' exclude (' ~ incremental_parquet__columns(hidden) ~ ')' if hidden }}
-    from {{ incremental_parquet__read(settings) }}
-{%- endmacro %}
+    {%- set excluded = ' exclude (' ~ incremental_parquet__columns(hidden) ~ ')' if hidden else '' -%}
+    {{ return('select *' ~ excluded ~ ' from ' ~ incremental_parquet__read(settings)) }}
+{% endmacro %}
 
 {#- The model's rows plus the partition columns computed by an expression. -#}
-{% macro incremental_parquet__model_rows(settings, sql) -%}
-    {%- if settings.partition_expressions -%}
-        {%- set computed = [] -%}
-        {%- for name, expression in settings.partition_expressions.items() -%}
-            {%- do computed.append('cast(' ~ expression ~ ' as ' ~ settings.partition_types[name] ~ ') as '
-                ~ incremental_parquet__quote(name)) -%}
-        {%- endfor -%}
-        select *, {{ computed | join(', ') }} from (
-{{ sql }}
-        ) as model_rows
-    {%- else -%}
-        {{ sql }}
+{% macro incremental_parquet__model_rows(settings, sql) %}
+    {%- if not settings.partition_expressions -%}
+        {{ return(sql) }}
     {%- endif -%}
-{%- endmacro %}
+    {%- set computed = [] -%}
+    {%- for name, expression in settings.partition_expressions.items() -%}
+        {%- do computed.append('cast(' ~ expression ~ ' as ' ~ settings.partition_types[name] ~ ') as '
+            ~ incremental_parquet__quote(name)) -%}
+    {%- endfor -%}
+    {{ return('select *, ' ~ (computed | join(', ')) ~ ' from (\n' ~ sql ~ '\n) as model_rows') }}
+{% endmacro %}
 
 {#- A SQL list literal of file paths. -#}
 {% macro incremental_parquet__file_list(paths) -%}

@@ -156,7 +156,9 @@ daily as (
         avg(content_length_bytes) as avg_content_size_bytes,
         sum(word_count) as total_word_count,
         avg(word_count) as avg_word_count,
-        avg(quality_score) as avg_content_quality_score,
+        -- averaged as an exact decimal: a double sum depends on the order of the rows, so a
+        -- recomputed day would differ in the last bits and be rewritten with no change
+        avg(cast(quality_score as decimal(18, 6))) as avg_content_quality_score,
         count(*) filter (where quality_score >= 0.7) as high_quality_pages_count,
         count(*) filter (where quality_score < 0.3) as low_quality_pages_count,
         sum(total_processing_time_ms) as total_processing_time_ms,

@@ -11,6 +11,7 @@ demo: setup  ## run the whole pipeline on the embedded default and print a summa
 	$(BIN)/chrono-analytics demo --pages $(PAGES)
 
 test: setup  ## every test: ruff, mypy, sqlfluff, pytest (which also runs the dbt build + tests)
+	sh tools/ensure_chromium.sh
 	$(BIN)/ruff check loaders bench
 	$(BIN)/ruff format --check loaders bench
 	$(BIN)/mypy

@@ -9,15 +9,18 @@
     never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
     and casts to the contract's types. The import CTE is where an incremental run filters the
     changed pages. Incremental runs select the pages
-    whose updated_at is past the lake's watermark minus the lookback; the filter reaches
+    updated since the lake's watermark minus the lookback, and the pages of domains whose own
+    or project's row changed since then (changed_pages_condition); the page filter reaches
     PostgreSQL (its updated_at index) through the views. -#}
+
+-- depends_on: {{ ref('stg_chrono__domains') }}, {{ ref('stg_chrono__projects') }} (changed_pages_condition)
 
 with
 
 enriched_pages as (
     select * from {{ ref('int_scrape_pages_enriched') }}
     {% if is_incremental() %}
-        where updated_at > {{ incremental_watermark() }}
+        where {{ changed_pages_condition(incremental_watermark()) }}
     {% endif %}
 ),
 

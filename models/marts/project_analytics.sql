@@ -12,15 +12,16 @@
     every group of the days that changed pages belong to (all their pages, changed or not),
     and upserts those rows by analytics_id. -#}
 
-{#- An incremental run first lists the days of the changed pages (the changed pages are found
-    through the updated_at index), then reads the pages created on those days: the created_at
+{#- An incremental run first lists the days of the changed pages (changed_pages_condition:
+    updated pages, found through the updated_at index, and the pages of changed domains and
+    projects), then reads the pages created on those days: the created_at
     range of those days reaches PostgreSQL (its created_at index), the list of days is applied
     in DuckDB. -#}
 {%- set changed_days = [] -%}
 {%- if is_incremental() and execute -%}
     {%- set changed_days = run_query(
         'select distinct cast(processing_date as varchar) from ' ~ ref('int_scrape_pages_enriched')
-        ~ ' where updated_at > ' ~ incremental_watermark() ~ ' order by 1'
+        ~ ' where ' ~ changed_pages_condition(incremental_watermark()) ~ ' order by 1'
     ).columns[0].values() | list -%}
 {%- endif -%}
 {%- set day_literals = [] -%}
@@ -28,6 +29,8 @@
     {%- do day_literals.append("date '" ~ day ~ "'") -%}
 {%- endfor -%}
 {%- set changed_day_list = day_literals | join(', ') if day_literals else 'null' -%}
+
+-- depends_on: {{ ref('stg_chrono__domains') }}, {{ ref('stg_chrono__projects') }} (changed_pages_condition)
 
 with
 

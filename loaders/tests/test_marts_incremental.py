@@ -1,0 +1,90 @@
+"""Incremental runs of the page marts against a from-scratch build of the same source.
+
+A project renamed (with its archive_source switched) and a domain moved to that project change
+values the marts copy onto every page of them, though no page row changed: an incremental run
+must carry them to every such page, and then hold what a build from nothing holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from warehouse_helpers import Warehouse
+
+KEYS = {
+    "cdx_records": "record_id",
+    "content_analytics": "content_id",
+    "project_analytics": "analytics_id",
+}
+
+
+def build_from_nothing(dsn: str, folder: Path) -> Warehouse:
+    warehouse = Warehouse(dsn, folder / "chrono.duckdb", folder / "lake")
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--select", "+marts")
+    return warehouse
+
+
+def mart_rows(warehouse: Warehouse, mart: str, where: str = "true") -> list[tuple[Any, ...]]:
+    with warehouse.connect(attach_source=False) as conn:
+        return conn.execute(
+            f"select * from marts.{mart} where {where} order by {KEYS[mart]}"
+        ).fetchall()
+
+
+def test_a_renamed_project_and_a_moved_domain_reach_every_page_incrementally(
+    make_source_db: Any, tmp_path: Path
+) -> None:
+    dsn = make_source_db(pages=3_000, seed=31)
+    incremental = build_from_nothing(dsn, tmp_path / "incremental")
+
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select domains.id, domains.project_id from domains "
+            "join scrape_pages on scrape_pages.domain_id = domains.id "
+            "group by 1, 2 order by count(*) desc, 1 limit 1"
+        )
+        moved_domain, old_project = cur.fetchone()
+        cur.execute(
+            "select domains.project_id from domains "
+            "join scrape_pages on scrape_pages.domain_id = domains.id "
+            "where domains.project_id <> %s group by 1 order by count(*) desc, 1 limit 1",
+            (old_project,),
+        )
+        (project,) = cur.fetchone()
+        cur.execute("select max(updated_at) + interval '1 minute' from scrape_pages")
+        (stamp,) = cur.fetchone()
+        cur.execute(
+            "update projects set name = 'Renamed project', updated_at = %s, archive_source = "
+            "case archive_source when 'wayback' then 'commoncrawl' else 'wayback' end "
+            "where id = %s",
+            (stamp, project),
+        )
+        cur.execute(
+            "update domains set project_id = %s, updated_at = %s where id = %s",
+            (project, stamp, moved_domain),
+        )
+
+    result = incremental.dbt("run", "--select", "marts")
+    for mart in KEYS:
+        summary = [
+            line for line in result.stdout.splitlines() if f"incremental_parquet {mart}:" in line
+        ]
+        assert len(summary) == 1 and "incremental," in summary[0], result.stdout[-2000:]
+
+    scratch = build_from_nothing(dsn, tmp_path / "scratch")
+    for mart in ("cdx_records", "content_analytics"):
+        assert mart_rows(incremental, mart) == mart_rows(scratch, mart), mart
+    assert mart_rows(incremental, "cdx_records", f"domain_id = {moved_domain}")
+    renamed = f"project_id = {project}"
+    assert mart_rows(incremental, "project_analytics", renamed) == mart_rows(
+        scratch, "project_analytics", renamed
+    )
+    with incremental.connect(attach_source=False) as conn:
+        names = conn.execute(
+            f"select distinct project_name from marts.project_analytics where {renamed}"
+        ).fetchall()
+    assert names == [("Renamed project",)]

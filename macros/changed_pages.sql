@@ -1,0 +1,25 @@
+{#- Which pages an incremental run of a page mart (cdx_records, content_analytics,
+    project_analytics) must recompute: the pages updated since the mart's watermark, and every
+    page of a domain whose own row or whose project's row was updated since then (a domain
+    moved to another project, a project's archive_source or name changed: values the marts
+    copy onto each page). The changed domains are listed when the model is compiled (two
+    small tables); when there are none, the filter is the page's updated_at alone, which
+    reaches PostgreSQL's updated_at index. With changed domains, the pages of those domains
+    are added (a condition DuckDB may evaluate after reading the pages). -#}
+{% macro changed_pages_condition(watermark) %}
+    {%- set domain_ids = [] -%}
+    {%- if execute -%}
+        {%- set changed = run_query(
+            'select distinct domains.domain_id from ' ~ ref('stg_chrono__domains') ~ ' as domains'
+            ~ ' inner join ' ~ ref('stg_chrono__projects') ~ ' as projects using (project_id)'
+            ~ ' where domains.updated_at > ' ~ watermark ~ ' or projects.updated_at > ' ~ watermark
+            ~ ' order by 1') -%}
+        {%- for value in changed.columns[0].values() -%}
+            {%- do domain_ids.append(value | int) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if domain_ids | length == 0 -%}
+        {{ return('updated_at > ' ~ watermark) }}
+    {%- endif -%}
+    {{ return('(updated_at > ' ~ watermark ~ ' or domain_id in (' ~ (domain_ids | join(', ')) ~ '))') }}
+{% endmacro %}

@@ -9,9 +9,18 @@
 {% macro changed_pages_condition(watermark) %}
     {%- set domain_ids = [] -%}
     {%- if execute -%}
+        {#- the staged tables by name from the graph, not ref(): a ref() here would be a
+            dependency that every unit test of the calling models must mock; the models depend
+            on them anyway, through int_scrape_pages_enriched -#}
+        {%- set staged = {} -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.name in ('stg_chrono__domains', 'stg_chrono__projects') -%}
+            {%- do staged.update({node.name: api.Relation.create(
+                database=node.database, schema=node.schema, identifier=node.alias)}) -%}
+        {%- endfor -%}
         {%- set changed = run_query(
-            'select distinct domains.domain_id from ' ~ ref('stg_chrono__domains') ~ ' as domains'
-            ~ ' inner join ' ~ ref('stg_chrono__projects') ~ ' as projects using (project_id)'
+            'select distinct domains.domain_id from ' ~ staged['stg_chrono__domains'] ~ ' as domains'
+            ~ ' inner join ' ~ staged['stg_chrono__projects'] ~ ' as projects using (project_id)'
             ~ ' where domains.updated_at > ' ~ watermark ~ ' or projects.updated_at > ' ~ watermark
             ~ ' order by 1') -%}
         {%- for value in changed.columns[0].values() -%}

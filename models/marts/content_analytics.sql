@@ -13,8 +13,6 @@
     or project's row changed since then (changed_pages_condition); the page filter reaches
     PostgreSQL (its updated_at index) through the views. -#}
 
--- depends_on: {{ ref('stg_chrono__domains') }}, {{ ref('stg_chrono__projects') }} (changed_pages_condition)
-
 with
 
 enriched_pages as (

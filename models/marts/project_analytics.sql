@@ -30,8 +30,6 @@
 {%- endfor -%}
 {%- set changed_day_list = day_literals | join(', ') if day_literals else 'null' -%}
 
--- depends_on: {{ ref('stg_chrono__domains') }}, {{ ref('stg_chrono__projects') }} (changed_pages_condition)
-
 with
 
 enriched_pages as (

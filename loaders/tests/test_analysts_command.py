@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warehouse_helpers import Warehouse
+from warehouse_helpers import Warehouse, run_summary
 
 
 def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_path: Path) -> None:
@@ -24,13 +24,11 @@ def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_p
     # and must find every recomputed row identical to the stored one (no file rewritten)
     rerun = warehouse.dbt("run", "--select", "marts")
     for mart in ("cdx_records", "content_analytics", "project_analytics"):
-        summary = [
-            line for line in rerun.stdout.splitlines() if f"incremental_parquet {mart}:" in line
-        ]
-        assert len(summary) == 1 and "incremental," in summary[0], rerun.stdout[-2000:]
-        assert " 0 changed, 0 partitions written" in summary[0], summary[0]
-        delta_rows = int(summary[0].split("incremental, ", 1)[1].split(" delta rows", 1)[0])
-        assert delta_rows > 0, summary[0]  # the lookback did recompute rows
+        summary = run_summary(rerun, mart)
+        assert "incremental," in summary, summary
+        assert " 0 changed, 0 partitions written" in summary, summary
+        delta_rows = int(summary.split("incremental, ", 1)[1].split(" delta rows", 1)[0])
+        assert delta_rows > 0, summary  # the lookback did recompute rows
     # a second DuckDB file over the same lake resolves the marts without building them
     again = Warehouse(shared_source_dsn, tmp_path / "second.duckdb", tmp_path / "lake")
     again.dbt("build", "--select", "marts.reporting")

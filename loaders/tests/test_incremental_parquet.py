@@ -25,7 +25,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from warehouse_helpers import Warehouse
+from warehouse_helpers import Warehouse, run_summary
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
 PAGES = 5_000
@@ -222,12 +222,6 @@ def changed_partitions(before: dict[str, FileState], after: dict[str, FileState]
         for relpath in set(before) | set(after)
         if before.get(relpath) != after.get(relpath)
     }
-
-
-def run_summary(result: subprocess.CompletedProcess[str], model: str) -> str:
-    lines = [line for line in result.stdout.splitlines() if f"incremental_parquet {model}:" in line]
-    assert len(lines) == 1, result.stdout[-3000:]
-    return lines[0]
 
 
 def year_dir(year: int | None) -> str:

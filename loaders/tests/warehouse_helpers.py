@@ -68,3 +68,10 @@ class Warehouse:
             install_postgres_extension(conn)
             conn.execute(f"attach '{self.dsn}' as chrono_pg (type postgres, read_only)")
         return conn
+
+
+def run_summary(result: subprocess.CompletedProcess[str], model: str) -> str:
+    """The one line the incremental_parquet materialization logs for `model` in a dbt run."""
+    lines = [line for line in result.stdout.splitlines() if f"incremental_parquet {model}:" in line]
+    assert len(lines) == 1, result.stdout[-3000:]
+    return lines[0]

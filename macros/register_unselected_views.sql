@@ -1,6 +1,7 @@
 {#- on-run-start: make every relation this invocation does not build, but may read, exist in
     the DuckDB file, so that `dbt build --select marts` works from a fresh file:
-    - seeds are loaded from their CSV files (a few thousand rows: milliseconds);
+    - seeds are loaded from their CSV files (a few thousand rows: milliseconds); a stored seed
+      table whose columns differ from its CSV (left by an older version) is dropped first;
     - view models are (re)created in dependency order. A view computes nothing, so this is
       cheap. Its SQL is the model's own, rendered here: each `{{ ref('x') }}` is first
       replaced by the relation of model x (dbt refuses a ref() inside a hook), source() and
@@ -18,20 +19,32 @@
     {%- endfor -%}
 
     {%- set seeds_loaded = [] -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'seed' and node.package_name == project_name
-            and node.unique_id not in selected_resources -%}
-            {%- set relation = relation_of[node.name] -%}
-            {%- set type_pairs = [] -%}
-            {%- for column, data_type in (node.config.column_types or {}).items() -%}
-                {%- do type_pairs.append("'" ~ column ~ "': '" ~ data_type ~ "'") -%}
-            {%- endfor -%}
-            {%- set csv_path = node.root_path ~ '/' ~ node.original_file_path -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'seed' and node.package_name == project_name -%}
+        {%- set relation = relation_of[node.name] -%}
+        {%- set type_pairs = [] -%}
+        {%- for column, data_type in (node.config.column_types or {}).items() -%}
+            {%- do type_pairs.append("'" ~ column ~ "': '" ~ data_type ~ "'") -%}
+        {%- endfor -%}
+        {%- set csv_path = node.root_path ~ '/' ~ node.original_file_path -%}
+        {%- set read_csv = "read_csv('" ~ csv_path ~ "', header = true"
+            ~ (', types = {' ~ type_pairs | join(', ') ~ '}' if type_pairs else '') ~ ')' -%}
+        {#- a seed table left by an older version of the project (other columns than its CSV
+            now has) is dropped: views bound to it would fail, and dbt's seed reload would
+            insert the new columns into the old table -#}
+        {%- set existing = load_relation(relation) -%}
+        {%- if existing is not none -%}
+            {%- set stored = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+            {%- set wanted = run_query('select * from ' ~ read_csv ~ ' limit 0').column_names | map('lower') | list -%}
+            {%- if stored != wanted -%}
+                {{ log('seed ' ~ node.name ~ ': the stored table has other columns than the CSV; dropped', info=true) }}
+                {%- do adapter.drop_relation(existing) -%}
+                {#- committed now: the seed threads of this run must not find the old table -#}
+                {%- do adapter.commit() -%}
+            {%- endif -%}
+        {%- endif -%}
+        {%- if node.unique_id not in selected_resources -%}
             {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
-            {%- do run_query(
-                'create table if not exists ' ~ relation ~ " as select * from read_csv('"
-                ~ csv_path ~ "', header = true"
-                ~ (', types = {' ~ type_pairs | join(', ') ~ '}' if type_pairs else '') ~ ')') -%}
+            {%- do run_query('create table if not exists ' ~ relation ~ ' as select * from ' ~ read_csv) -%}
             {%- do seeds_loaded.append(node.name) -%}
         {%- endif -%}
     {%- endfor -%}

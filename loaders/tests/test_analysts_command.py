@@ -36,3 +36,26 @@ def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_p
         assert conn.execute("select count(*) from reporting.content_quality_daily").fetchone() != (
             0,
         )
+    # a seed table left by an older version of the project (other columns than its CSV) is
+    # replaced, whether this run loads the seed (dbt seed) or only reads it (the marts)
+    for command in (("build", "--select", "marts"), ("seed",)):
+        with warehouse.connect(attach_source=False) as conn:
+            conn.execute(
+                "create or replace table seeds.public_suffix_rules as "
+                "select suffix, 'normal' as rule_type from seeds.public_suffix_rules"
+            )
+        result = warehouse.dbt(*command)
+        assert "the stored table has other columns than the CSV; dropped" in result.stdout
+        with warehouse.connect(attach_source=False) as conn:
+            columns = conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'seeds' and table_name = 'public_suffix_rules' "
+                "order by ordinal_position"
+            ).fetchall()
+        assert [c[0] for c in columns] == [
+            "suffix",
+            "is_rule",
+            "is_wildcard_parent",
+            "is_exception",
+            "label_form",
+        ], command

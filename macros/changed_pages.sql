@@ -32,3 +32,13 @@
     {%- endif -%}
     {{ return('(updated_at > ' ~ watermark ~ ' or domain_id in (' ~ (domain_ids | join(', ')) ~ '))') }}
 {% endmacro %}
+
+{#- The query of the enriched pages a page mart (cdx_records, content_analytics) builds in this
+    run: all of them, or in an incremental run the changed ones (changed_pages_condition). -#}
+{% macro pages_to_build() %}
+    {%- set pages = 'select * from ' ~ ref('int_scrape_pages_enriched') -%}
+    {%- if is_incremental() -%}
+        {%- set pages = pages ~ ' where ' ~ changed_pages_condition(incremental_watermark()) -%}
+    {%- endif -%}
+    {{ return(pages) }}
+{% endmacro %}

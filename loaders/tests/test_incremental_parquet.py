@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from warehouse_helpers import Warehouse, run_summary
+from warehouse_helpers import Warehouse, reference_wayback, run_summary
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
 PAGES = 5_000
@@ -53,12 +53,8 @@ Row = tuple[Any, ...]
 
 
 def archive_year(raw: str | None) -> int | None:
-    if raw is None or len(raw) != 14 or not raw.isdigit():
-        return None
-    try:
-        return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC).year
-    except ValueError:
-        return None
+    parsed = reference_wayback(raw)
+    return None if parsed is None else parsed.year
 
 
 def archive_month(raw: str | None) -> int | None:

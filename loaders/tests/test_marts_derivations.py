@@ -15,14 +15,13 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from warehouse_helpers import PROJECT_ROOT, Warehouse
+from warehouse_helpers import PROJECT_ROOT, Warehouse, reference_wayback
 
 MART_MODELS = ("int_scrape_pages_enriched", "cdx_records", "content_analytics")
 DERIVATION_MACRO_FILES = (
@@ -123,15 +122,6 @@ def reference_domain_category(public_suffix: str | None) -> str:
     if labels == ["org"] or second == "org":
         return "nonprofit"
     return "commercial"
-
-
-def reference_wayback(raw: str | None) -> datetime | None:
-    if raw is None or len(raw) != 14 or not raw.isdigit():
-        return None
-    try:
-        return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def rows_as_dicts(cursor: Any) -> Iterator[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chrono_analytics.source_db import SOURCE_TABLES
-from warehouse_helpers import Warehouse
+from warehouse_helpers import Warehouse, reference_wayback
 
 STAGING_KEYS = {
     "users": ("stg_chrono__users", "user_id"),
@@ -33,16 +33,6 @@ def test_staging_rows_equal_source_rows(built_warehouse: Warehouse) -> None:
 
 def test_wayback_timestamps_parse_like_python(built_warehouse: Warehouse) -> None:
     """Cross-check the SQL parser against Python's strptime on every distinct source value."""
-    from datetime import UTC, datetime
-
-    def parse(raw: str | None) -> datetime | None:
-        if raw is None or len(raw) != 14 or not raw.isdigit():
-            return None
-        try:
-            return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-        except ValueError:
-            return None
-
     with built_warehouse.connect() as conn:
         rows = conn.execute(
             "select distinct wayback_timestamp, archived_at from staging.stg_chrono__scrape_pages"
@@ -51,4 +41,4 @@ def test_wayback_timestamps_parse_like_python(built_warehouse: Warehouse) -> Non
     malformed = [raw for raw, parsed in rows if parsed is None]
     assert malformed, "the synthetic data must contain malformed Wayback timestamps"
     for raw, parsed in rows:
-        assert parse(raw) == parsed, raw
+        assert reference_wayback(raw) == parsed, raw

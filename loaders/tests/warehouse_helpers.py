@@ -1,4 +1,5 @@
-"""Helpers shared by the test modules: run dbt against a given source and lake."""
+"""Helpers shared by the test modules: run dbt against a given source and lake, read the
+materialization's log line, and the reference Wayback timestamp parser."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -75,3 +77,15 @@ def run_summary(result: subprocess.CompletedProcess[str], model: str) -> str:
     lines = [line for line in result.stdout.splitlines() if f"incremental_parquet {model}:" in line]
     assert len(lines) == 1, result.stdout[-3000:]
     return lines[0]
+
+
+def reference_wayback(raw: str | None) -> datetime | None:
+    """A Wayback timestamp (YYYYMMDDhhmmss, UTC) parsed by Python's strptime: the independent
+    reference the tests hold the SQL parser to. NULL for anything that is not 14 digits of a
+    real date and time."""
+    if raw is None or len(raw) != 14 or not raw.isdigit():
+        return None
+    try:
+        return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None

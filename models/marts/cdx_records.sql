@@ -17,18 +17,13 @@
     the newest file(s). Inside each file the rows are sorted by archive_date then domain, in
     row groups of 20,000 rows, so a filter on either skips row groups by their statistics
     (bench figures in the yml). Every derivation lives in int_scrape_pages_enriched; this
-    model selects and casts to the contract's types. Incremental runs select the pages updated
-    since the lake's watermark minus the lookback, and the pages of domains whose own or
-    project's row changed since then (changed_pages_condition); the page filter reaches
-    PostgreSQL (its updated_at index) through the views. -#}
+    model selects and casts to the contract's types. The import CTE reads the pages this run
+    builds (pages_to_build: in an incremental run, the changed ones). -#}
 
 with
 
 enriched_pages as (
-    select * from {{ ref('int_scrape_pages_enriched') }}
-    {% if is_incremental() %}
-        where {{ changed_pages_condition(incremental_watermark()) }}
-    {% endif %}
+    {{ pages_to_build() }}
 ),
 
 cdx_records as (

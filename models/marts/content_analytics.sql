@@ -7,19 +7,13 @@
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
     cdx_records.record_id. Partition column: processing_year (from created_at, never NULL,
     never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
-    and casts to the contract's types. The import CTE is where an incremental run filters the
-    changed pages. Incremental runs select the pages
-    updated since the lake's watermark minus the lookback, and the pages of domains whose own
-    or project's row changed since then (changed_pages_condition); the page filter reaches
-    PostgreSQL (its updated_at index) through the views. -#}
+    and casts to the contract's types. The import CTE reads the pages this run builds
+    (pages_to_build: in an incremental run, the changed ones). -#}
 
 with
 
 enriched_pages as (
-    select * from {{ ref('int_scrape_pages_enriched') }}
-    {% if is_incremental() %}
-        where {{ changed_pages_condition(incremental_watermark()) }}
-    {% endif %}
+    {{ pages_to_build() }}
 ),
 
 content_analytics as (

@@ -4,23 +4,26 @@
     unique_key='analytics_id',
     order_by=['analytics_date', 'aggregation_level', 'project_id'],
 ) }}
-{#- Daily aggregates of the enriched pages at three levels: per project, per domain and per
+{#- Daily aggregates of the scrape pages at three levels: per project, per domain and per
     scrape session. The day of a page is its processing_date (the UTC date of created_at, as
-    in content_analytics), so the totals of a day reconcile with content_analytics. Word
-    counts come from content_analytics: reading them from the intermediate view would ship
-    and measure every page body from PostgreSQL a second time. An incremental run recomputes
-    every group of the days that changed pages belong to (all their pages, changed or not),
-    and upserts those rows by analytics_id. -#}
+    in content_analytics), so the totals of a day reconcile with content_analytics. The pages
+    are read as content_analytics and cdx_records hold them (built earlier in the same run:
+    every derivation of int_scrape_pages_enriched already applied, word counts included), plus
+    the three raw columns no mart carries (scrape session, page status, completion time) from
+    the staged pages. Reading the intermediate view instead would parse every URL again and
+    ship every page from PostgreSQL a second time. An incremental run recomputes every group
+    of the days that changed pages belong to (all their pages, changed or not), and upserts
+    those rows by analytics_id. -#}
 
 {#- An incremental run first lists the days of the changed pages (changed_pages_condition:
-    updated pages, found through the updated_at index, and the pages of changed domains and
-    projects), then reads the pages created on those days: the created_at
-    range of those days reaches PostgreSQL (its created_at index), the list of days is applied
-    in DuckDB. -#}
+    updated pages and the pages of changed domains and projects, as content_analytics holds
+    them after this run's update), then reads the pages of those days: content_analytics is
+    sorted by processing_date, so its row groups of other days are skipped, and the staged
+    pages are read by the created_at range of those days (PostgreSQL's created_at index). -#}
 {%- set changed_days = [] -%}
 {%- if is_incremental() and execute -%}
     {%- set changed_days = run_query(
-        'select distinct cast(processing_date as varchar) from ' ~ ref('int_scrape_pages_enriched')
+        'select distinct cast(processing_date as varchar) from ' ~ ref('content_analytics')
         ~ ' where ' ~ changed_pages_condition(incremental_watermark()) ~ ' order by 1'
     ).columns[0].values() | list -%}
 {%- endif -%}
@@ -32,30 +35,49 @@
 
 with
 
-enriched_pages as (
+content_analytics as (
     select
-        scrape_page_id,
+        content_id,
         project_id,
         domain_id,
-        scrape_session_id,
         processing_date,
-        page_status,
         extraction_status,
-        is_duplicate,
-        content_length_bytes,
-        quality_score,
+        is_duplicate_content,
+        original_size_bytes,
+        word_count,
+        content_quality_score,
         total_processing_time_ms,
         fetch_time_ms,
         extraction_time_ms,
-        completed_at,
-        retry_count,
-        error_type,
-        has_error,
+        extraction_retry_count,
+        extraction_error_type,
+        error_message,
         is_recoverable_error,
-        source,  -- noqa: RF04
         created_at,
         updated_at
-    from {{ ref('int_scrape_pages_enriched') }}
+    from {{ ref('content_analytics') }}
+    {% if is_incremental() %}
+        where processing_date in ({{ changed_day_list }})
+    {% endif %}
+),
+
+cdx_records as (
+    select
+        record_id,
+        source  -- noqa: RF04
+    from {{ ref('cdx_records') }}
+    {% if is_incremental() %}
+        where processing_date in ({{ changed_day_list }})
+    {% endif %}
+),
+
+scrape_pages as (
+    select
+        scrape_page_id,
+        scrape_session_id,
+        page_status,
+        completed_at
+    from {{ ref('stg_chrono__scrape_pages') }}
     {% if is_incremental() %}
         {% if changed_days | length == 0 %}
             where false
@@ -63,24 +85,40 @@ enriched_pages as (
             where
                 created_at >= timestamptz '{{ changed_days[0] }} 00:00:00+00'
                 and created_at < timestamptz '{{ changed_days[-1] }} 00:00:00+00' + interval 1 day
-                and processing_date in ({{ changed_day_list }})
         {% endif %}
     {% endif %}
 ),
 
-content_analytics as (
-    select * from {{ ref('content_analytics') }}
-    {% if is_incremental() and changed_days | length > 0 %}
-        where processing_date in ({{ changed_day_list }})
-    {% endif %}
-),
-
+-- one row per page, under the names the aggregates below use; a page that left the source
+-- after content_analytics was built still counts, as it does there
 pages as (
     select
-        enriched_pages.*,
-        content_analytics.word_count
-    from enriched_pages
-    left join content_analytics on enriched_pages.scrape_page_id = content_analytics.content_id
+        content_analytics.content_id as scrape_page_id,
+        content_analytics.project_id,
+        content_analytics.domain_id,
+        scrape_pages.scrape_session_id,
+        content_analytics.processing_date,
+        scrape_pages.page_status,
+        content_analytics.extraction_status,
+        content_analytics.is_duplicate_content as is_duplicate,
+        content_analytics.original_size_bytes as content_length_bytes,
+        content_analytics.word_count,
+        content_analytics.content_quality_score as quality_score,
+        content_analytics.total_processing_time_ms,
+        content_analytics.fetch_time_ms,
+        content_analytics.extraction_time_ms,
+        scrape_pages.completed_at,
+        content_analytics.extraction_retry_count as retry_count,
+        content_analytics.extraction_error_type as error_type,
+        {{ has_error('content_analytics.extraction_error_type', 'content_analytics.error_message') }}
+            as has_error,
+        content_analytics.is_recoverable_error,
+        cdx_records.source,  -- noqa: RF04
+        content_analytics.created_at,
+        content_analytics.updated_at
+    from content_analytics
+    left join cdx_records on content_analytics.content_id = cdx_records.record_id
+    left join scrape_pages on content_analytics.content_id = scrape_pages.scrape_page_id
 ),
 
 projects as (

@@ -27,6 +27,17 @@
     end
 {%- endmacro %}
 
+{#- The URL without user info ('https://user:pw@host/x' -> 'https://host/x'): a user name or
+    password in a URL is a credential, and never reaches the warehouse. User info is removed
+    from the URL's own authority (after 'scheme://', after a leading '//', or at the start of
+    a URL without scheme) and from every URL embedded after another 'scheme://' (the archived
+    URL inside a Wayback URL, a URL in a query string): everything up to the last '@' before
+    the next '/', '?' or '#', as url_host reads it. An '@' in a path, query or fragment is
+    kept; nothing else changes. -#}
+{% macro url_without_user_info(url) -%}
+    regexp_replace({{ url }}, '(^//|^|://)[^/?#]*@', '\1', 'g')
+{%- endmacro %}
+
 {#- The authority: everything before the first '/', '?' or '#' (user info, host, port). -#}
 {% macro url_authority(after_scheme) -%}
     split_part(split_part(split_part({{ after_scheme }}, '/', 1), '?', 1), '#', 1)

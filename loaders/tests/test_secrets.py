@@ -1,8 +1,9 @@
 """No secret column, and no secret or e-mail value, reaches DuckDB or the Parquet lake.
 
-The synthetic source fills every secret column with a value containing FAKE-SECRET and gives
-users e-mail addresses like user7@example.org, so a leak shows up as a value, whatever the
-column is renamed to.
+The synthetic source fills every secret column with a value containing FAKE-SECRET, puts it as
+the password of the user info of some page URLs (archiver:FAKE-SECRET@host, also inside their
+Wayback content_url), and gives users e-mail addresses like user7@example.org, so a leak shows
+up as a value, whatever the column is renamed to.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def test_the_source_really_holds_secrets(built_warehouse: Warehouse) -> None:
     assert leaked is not None and leaked[0] > 0
 
 
+def test_the_source_urls_really_hold_credentials(built_warehouse: Warehouse) -> None:
+    with built_warehouse.connect() as conn:
+        urls = conn.execute(
+            "select count(*) filter (where original_url like ?), "
+            "count(*) filter (where content_url like ?) from chrono_pg.public.scrape_pages",
+            [f"%://archiver:{SECRET_VALUE}@%", f"%web.archive.org%://archiver:{SECRET_VALUE}@%"],
+        ).fetchone()
+    assert urls is not None and urls[0] > 0 and urls[1] > 0, urls
+
+
 def test_no_relation_has_a_secret_column_or_value(built_warehouse: Warehouse) -> None:
     with built_warehouse.connect() as conn:
         relations = _warehouse_relations(conn)
@@ -72,5 +83,14 @@ def test_no_parquet_file_holds_a_secret(built_warehouse: Warehouse) -> None:
             raw = path.read_bytes()
             assert SECRET_VALUE.encode() not in raw, path
             assert not re.search(EMAIL_VALUE.encode(), raw), path
-            names = {row[0] for row in conn.execute(f"describe select * from '{path}'").fetchall()}
+            columns = conn.execute(f"describe select * from '{path}'").fetchall()
+            names = {row[0] for row in columns}
             assert not names & SECRET_COLUMNS, path
+            # the pages are compressed, so the raw bytes alone would not show a leaked value
+            for column in [row[0] for row in columns if row[1] == "VARCHAR"]:
+                hits = conn.execute(
+                    f"select count(*) from '{path}' where \"{column}\" like ? "
+                    f'or regexp_matches("{column}", ?)',
+                    [f"%{SECRET_VALUE}%", EMAIL_VALUE],
+                ).fetchone()
+                assert hits == (0,), f"{path}: column {column} holds a secret or an e-mail"

@@ -157,7 +157,7 @@ with_status as (
             when url_draw < 0.76 then upper(d.domain_name)
             when url_draw < 0.80 then d.domain_name || ':8080'
             when url_draw < 0.83 then d.domain_name || '.'
-            when url_draw < 0.85 then 'archiver:s3cret@' || d.domain_name
+            when url_draw < 0.85 then 'archiver:FAKE-SECRET@' || d.domain_name
             when url_draw < 0.87 then d.domain_name || ':443'
             when url_draw < 0.93 then case when d.domain_name ilike 'www.%' then d.domain_name else 'www.' || d.domain_name end
             else d.domain_name

@@ -12,8 +12,8 @@ renamed as (
         scrape_session_id,
 
         -- strings
-        original_url,
-        content_url,
+        {{ url_without_user_info('original_url') }} as original_url,
+        {{ url_without_user_info('content_url') }} as content_url,
         unix_timestamp as wayback_timestamp,
         mime_type as content_type,
         {{ mime_essence('mime_type') }} as mime_type,

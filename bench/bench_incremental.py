@@ -141,7 +141,8 @@ bench_incremental:
 SUMMARY = re.compile(
     rf"incremental_parquet {MODEL}: (?P<mode>full refresh|incremental), (?P<delta>\d+) delta rows, "
     r"(?P<changed>\d+) changed, (?P<written>\d+) partitions written, (?P<phase1>\d+) rewritten "
-    r"first without moved keys, (?P<removed>\d+) removed, of (?P<before>\d+) before; timings: "
+    r"first without moved keys, (?P<removed>\d+) removed, of (?P<before>\d+) before, "
+    r"(?P<deleted>\d+) stored rows deleted; timings: "
     r"read (?P<read>[\d.]+)s compute (?P<compute>[\d.]+)s write (?P<write>[\d.]+)s "
     r"swap (?P<swap>[\d.]+)s total (?P<total>[\d.]+)s"
 )

@@ -382,6 +382,85 @@ def test_incremental_run_upserts_moves_honours_the_lookback_and_rewrites_only_to
     assert sorted(after) == sorted(before) and len(after) > 15
 
 
+def test_delete_missing_from_deletes_stored_rows_the_source_lost(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    dsn = make_source_db(pages=PAGES, seed=25)
+    lake = Lake(dsn, tmp_path)
+    deletes = {"pages_delete_missing": True}
+    lake.dbt("run", "--select", "source_page_ids", "pages_by_year", dbt_vars=deletes)
+    original = source_pages(dsn)
+    smallest_year = min(
+        (year for year in {row[5] for row in original.values()} if year is not None),
+        key=lambda year: (sum(1 for row in original.values() if row[5] == year), year),
+    )
+    emptied = sorted(i for i, row in original.items() if row[5] == smallest_year)
+    thinned = ids_in_year(original, 2011, 3)
+    updated = ids_in_year(original, 2013, 1)
+    sql(dsn, "delete from scrape_pages where id = any(%s)", (emptied + thinned,))
+    touch(dsn, updated, "status = 'failed'", source_max_updated_at(dsn) + timedelta(minutes=1))
+    before = lake.files()
+
+    # without the option, an incremental run keeps the rows the source lost
+    kept = run_summary(lake.run(), "pages_by_year")
+    assert " 1 changed," in kept and " 0 stored rows deleted" in kept, kept
+    assert set(lake.pages()) == set(source_pages(dsn)) | set(emptied) | set(thinned)
+
+    summary = run_summary(lake.run(dbt_vars=deletes), "pages_by_year")
+    deleted = len(emptied) + len(thinned)
+    assert " 0 changed," in summary and f" {deleted} stored rows deleted" in summary, summary
+    assert lake.pages() == source_pages(dsn)
+    # the thinned partition was rewritten, the emptied one removed, no other file touched
+    assert year_dir(smallest_year) not in lake.partitions()
+    assert changed_partitions(before, lake.files()) == {
+        year_dir(smallest_year),
+        year_dir(2011),
+        year_dir(2013),
+    }
+    rerun = run_summary(lake.run(dbt_vars=deletes), "pages_by_year")
+    assert " 0 changed, 0 partitions written" in rerun and " 0 stored rows deleted" in rerun
+
+
+def test_complete_within_replaces_the_stored_rows_of_each_value_the_delta_holds(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    dsn = make_source_db(pages=PAGES, seed=27)
+    lake = Lake(dsn, tmp_path)
+    lake.run()
+    original = source_pages(dsn)
+    thinned = ids_in_year(original, 2011, 3)
+    emptied_year = 2015
+    emptied = sorted(i for i, row in original.items() if row[5] == emptied_year)
+    sql(dsn, "delete from scrape_pages where id = any(%s)", (thinned + emptied,))
+
+    # a lookback wide enough to re-read every page: the delta holds every row of each year it
+    # holds, so the stored rows of those years it lacks are deleted; a year the delta does not
+    # hold at all (every page of it deleted) is not touched
+    complete = {"pages_complete_within": ["archive_year"], "lookback_hours": 1_000_000}
+    summary = run_summary(lake.run(dbt_vars=complete), "pages_by_year")
+    assert f" {len(thinned)} stored rows deleted" in summary, summary
+    assert lake.pages() == {**source_pages(dsn), **{i: original[i] for i in emptied}}
+
+    # values_from names where the values live: a stored year that model no longer holds at
+    # all is deleted too, though the delta holds none of its rows
+    with_values = {
+        "pages_complete_within": {
+            "columns": ["archive_year"],
+            "values_from": {"model": "source_page_ids", "columns": ["archive_year"]},
+        },
+        "lookback_hours": 1_000_000,
+    }
+    before = lake.files()
+    summary = run_summary(
+        lake.dbt("run", "--select", "source_page_ids", "pages_by_year", dbt_vars=with_values),
+        "pages_by_year",
+    )
+    assert " 0 changed," in summary and f" {len(emptied)} stored rows deleted" in summary, summary
+    assert lake.pages() == source_pages(dsn)
+    assert changed_partitions(before, lake.files()) == {year_dir(emptied_year)}
+    assert year_dir(emptied_year) not in lake.partitions()
+
+
 def test_duplicate_keys_in_one_delta_resolve_to_the_newest_then_the_smallest_row(
     make_source_db: Callable[..., str], tmp_path: Path
 ) -> None:

@@ -1,8 +1,10 @@
 """Incremental runs of the page marts against a from-scratch build of the same source.
 
 A project renamed (with its archive_source switched) and a domain moved to that project change
-values the marts copy onto every page of them, though no page row changed: an incremental run
-must carry them to every such page, and then hold what a build from nothing holds.
+values the marts copy onto every page of them, though no page row changed; pages deleted from
+the source (some from a busy day, every page of another day) leave groups and days behind in
+project_analytics. An incremental run must carry all of it, and then hold what a build from
+nothing holds.
 """
 
 from __future__ import annotations
@@ -67,19 +69,36 @@ def test_a_renamed_project_and_a_moved_domain_reach_every_page_incrementally(
             "update domains set project_id = %s, updated_at = %s where id = %s",
             (project, stamp, moved_domain),
         )
+        # pages deleted: one of the busiest day (it keeps others), every page of the quietest
+        cur.execute(
+            "select (created_at at time zone 'UTC')::date from scrape_pages "
+            "group by 1 order by count(*) desc, 1 limit 1"
+        )
+        (busy_day,) = cur.fetchone()
+        cur.execute(
+            "select (created_at at time zone 'UTC')::date from scrape_pages "
+            "group by 1 order by count(*), 1 limit 1"
+        )
+        (emptied_day,) = cur.fetchone()
+        cur.execute(
+            "delete from scrape_pages where id in (select id from scrape_pages "
+            "where (created_at at time zone 'UTC')::date = %s order by id limit 1) "
+            "or (created_at at time zone 'UTC')::date = %s",
+            (busy_day, emptied_day),
+        )
+        assert cur.rowcount >= 2
 
     result = incremental.dbt("run", "--select", "marts")
     for mart in KEYS:
-        assert "incremental," in run_summary(result, mart)
+        summary = run_summary(result, mart)
+        assert "incremental," in summary and " 0 stored rows deleted" not in summary, summary
 
     scratch = build_from_nothing(dsn, tmp_path / "scratch")
-    for mart in ("cdx_records", "content_analytics"):
+    for mart in KEYS:
         assert mart_rows(incremental, mart) == mart_rows(scratch, mart), mart
     assert mart_rows(incremental, "cdx_records", f"domain_id = {moved_domain}")
+    assert not mart_rows(incremental, "project_analytics", f"analytics_date = '{emptied_day}'")
     renamed = f"project_id = {project}"
-    assert mart_rows(incremental, "project_analytics", renamed) == mart_rows(
-        scratch, "project_analytics", renamed
-    )
     with incremental.connect(attach_source=False) as conn:
         names = conn.execute(
             f"select distinct project_name from marts.project_analytics where {renamed}"

@@ -16,6 +16,12 @@
     order_by            column(s) sorting the rows inside each file; default unique_key (the
                         unique key is always appended to break ties).
     compression         default 'zstd'; compression_level and row_group_size are optional.
+    delete_missing_from {'model': <name>, 'columns': [<its key columns>]}: an incremental run
+                        deletes stored rows whose key that model no longer holds.
+    complete_within     [<columns>] or {'columns': [...], 'values_from': {'model': <name>,
+                        'columns': [...]}}: the delta holds every row of each value it holds;
+                        stored rows of those values missing from it are deleted (and, with
+                        values_from, stored rows of values that model no longer holds).
     on_schema_change    'fail' (default; dbt's implicit 'ignore' counts as 'fail') or
                         'append_new_columns'.
     swap_grace_seconds  default 1.0: pause between the two swap phases (see below).
@@ -48,7 +54,7 @@
     {%- set keys = settings.unique_key -%}
     {%- set stage_dir = settings.staging_root ~ '/' ~ invocation_id -%}
     {%- set timings = {'read': 0.0, 'compute': 0.0, 'write': 0.0, 'swap': 0.0} -%}
-    {%- set stats = {'delta': 0, 'changed': 0, 'phase1': 0, 'final': 0, 'removed': 0} -%}
+    {%- set stats = {'delta': 0, 'changed': 0, 'deleted': 0, 'phase1': 0, 'final': 0, 'removed': 0} -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -195,7 +201,45 @@
     {%- else -%}
         {%- set track_moves = true -%}
         {%- do run_query(keyloc_sql ~ ' semi join ' ~ delta ~ ' as d on ' ~ incremental_parquet__key_join(keys, 'l', 'd')) -%}
-        {%- set candidate_files = run_query('select distinct __chrono_file from ' ~ q(tmp ~ 'keyloc') ~ ' order by 1').columns[0].values() | list -%}
+        {#- stored rows to delete (delete_missing_from, complete_within), never a key of the delta -#}
+        {%- if settings.delete_missing_from or settings.complete_within -%}
+            {%- set stored = 'select ' ~ incremental_parquet__columns(keys, 'l.') ~ ', l.__chrono_file, '
+                ~ incremental_parquet__relpath(settings, 'l.__chrono_file') ~ ' as __chrono_relpath from ' ~ lake_read ~ ' as l ' -%}
+            {%- set doomed = [] -%}
+            {%- if settings.delete_missing_from -%}
+                {%- set present = [] -%}
+                {%- for column in settings.delete_missing_from.columns -%}
+                    {%- do present.append(q(column) ~ ' as ' ~ q(keys[loop.index0])) -%}
+                {%- endfor -%}
+                {%- do doomed.append(stored ~ 'anti join (select ' ~ (present | join(', ')) ~ ' from '
+                    ~ incremental_parquet__model_relation(settings.delete_missing_from.model) ~ ') as p on '
+                    ~ incremental_parquet__key_join(keys, 'l', 'p')) -%}
+            {%- endif -%}
+            {%- if settings.complete_within -%}
+                {%- set within_cols = settings.complete_within.columns -%}
+                {%- set within = [] -%}
+                {%- for column in within_cols -%}
+                    {%- do within.append('l.' ~ q(column) ~ ' is not distinct from w.' ~ q(column)) -%}
+                {%- endfor -%}
+                {%- do doomed.append(stored ~ 'semi join (select distinct ' ~ incremental_parquet__columns(within_cols)
+                    ~ ' from ' ~ delta ~ ') as w on ' ~ (within | join(' and '))) -%}
+                {%- if settings.complete_within.values_from -%}
+                    {%- set held = [] -%}
+                    {%- for column in settings.complete_within.values_from.columns -%}
+                        {%- do held.append(q(column) ~ ' as ' ~ q(within_cols[loop.index0])) -%}
+                    {%- endfor -%}
+                    {%- do doomed.append(stored ~ 'anti join (select distinct ' ~ (held | join(', ')) ~ ' from '
+                        ~ incremental_parquet__model_relation(settings.complete_within.values_from.model) ~ ') as w on '
+                        ~ (within | join(' and '))) -%}
+                {%- endif -%}
+            {%- endif -%}
+            {%- do run_query('create or replace temp table ' ~ q(tmp ~ 'gone') ~ ' as select g.* from ('
+                ~ (doomed | join(' union ')) ~ ') as g anti join ' ~ delta ~ ' as d on ' ~ incremental_parquet__key_join(keys, 'g', 'd')) -%}
+            {%- do stats.update({'deleted': run_query('select count(*) from ' ~ q(tmp ~ 'gone')).columns[0].values()[0] | int}) -%}
+        {%- endif -%}
+        {%- set candidate_files = run_query('select distinct __chrono_file from ' ~ q(tmp ~ 'keyloc')
+            ~ (' union select distinct __chrono_file from ' ~ q(tmp ~ 'gone') if stats.deleted > 0 else '')
+            ~ ' order by 1').columns[0].values() | list -%}
         {%- if candidate_files | length > 0 -%}
             {%- do run_query(
                 'create or replace temp table ' ~ q(tmp ~ 'existing') ~ ' as select l.* exclude (__chrono_file), '
@@ -219,7 +263,7 @@
     {%- set changed_count = run_query('select count(*) from ' ~ changed).columns[0].values()[0] | int -%}
     {%- do stats.update({'changed': changed_count}) -%}
 
-    {%- if changed_count > 0 or full_refresh -%}
+    {%- if changed_count > 0 or stats.deleted > 0 or full_refresh -%}
         {#- 6. partition folder names of the changed rows, as DuckDB's hive writer spells them: write
             the distinct partition values (plus the all-NULL one, the home of an empty model's
             file) with PARTITION_BY into a scratch folder and read the folder names back -#}
@@ -293,7 +337,9 @@
             {%- set touched = run_query(
                 'select distinct o.__chrono_relpath from ' ~ q(tmp ~ 'keyloc') ~ ' as o semi join '
                 ~ changed_p ~ ' as c on ' ~ incremental_parquet__key_join(keys, 'o', 'c')
-                ~ ' union select distinct __chrono_relpath from ' ~ changed_p).columns[0].values() | list -%}
+                ~ ' union select distinct __chrono_relpath from ' ~ changed_p
+                ~ (' union select distinct __chrono_relpath from ' ~ q(tmp ~ 'gone') if stats.deleted > 0 else '')
+                ).columns[0].values() | list -%}
             {%- for relpath in touched if relpath in inventory_by_relpath -%}
                 {%- do affected.update({relpath: inventory_by_relpath[relpath]}) -%}
             {%- endfor -%}
@@ -311,6 +357,8 @@
             {%- if candidate_files | length > 0 and kept_relpaths | length > 0 -%}
                 {%- do parts_of_merge.append('select e.* from ' ~ q(tmp ~ 'existing') ~ ' as e anti join ' ~ changed_p
                     ~ ' as c on ' ~ incremental_parquet__key_join(keys, 'e', 'c')
+                    ~ (' anti join ' ~ q(tmp ~ 'gone') ~ ' as g on ' ~ incremental_parquet__key_join(keys, 'e', 'g')
+                        if stats.deleted > 0 else '')
                     ~ ' where e.__chrono_relpath in (' ~ (kept_relpaths | join(', ')) ~ ')') -%}
             {%- endif -%}
             {%- if landing_files | length > 0 -%}
@@ -404,14 +452,15 @@
         {{ incremental_parquet__view_query(settings) }}
     {%- endcall %}
     {%- do incremental_parquet__lake_op(settings, 'release') -%}
-    {%- for name in ['delta', 'delta_unique', 'keyloc', 'existing', 'changed', 'parts', 'part_paths', 'changed_p', 'moved', 'merged'] -%}
+    {%- for name in ['delta', 'delta_unique', 'keyloc', 'existing', 'changed', 'parts', 'part_paths', 'changed_p', 'moved', 'gone', 'merged'] -%}
         {%- do run_query('drop table if exists ' ~ incremental_parquet__quote(tmp ~ name)) -%}
     {%- endfor -%}
 
     {{ log('incremental_parquet ' ~ this.identifier ~ ': ' ~ ('full refresh' if full_refresh else 'incremental')
         ~ ', ' ~ stats.delta ~ ' delta rows, ' ~ stats.changed ~ ' changed, '
         ~ stats.final ~ ' partitions written, ' ~ stats.phase1 ~ ' rewritten first without moved keys, '
-        ~ stats.removed ~ ' removed, of ' ~ (inventory | length) ~ ' before; timings: read '
+        ~ stats.removed ~ ' removed, of ' ~ (inventory | length) ~ ' before, ' ~ stats.deleted
+        ~ ' stored rows deleted; timings: read '
         ~ '%.3f' | format(timings.read) ~ 's compute ' ~ '%.3f' | format(timings.compute)
         ~ 's write ' ~ '%.3f' | format(timings.write) ~ 's swap ' ~ '%.3f' | format(timings.swap)
         ~ 's total ' ~ '%.3f' | format((clock.now() - started_at).total_seconds()) ~ 's', info=true) }}

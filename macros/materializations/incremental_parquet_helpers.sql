@@ -126,6 +126,45 @@
             ~ lookback_hours) }}
     {%- endif -%}
 
+    {#- deletions, in incremental runs (a full refresh rebuilds from the model's rows anyway):
+        delete_missing_from = {'model': <model name>, 'columns': [<its columns holding the
+        unique key, in unique_key's order>]}: a stored row whose key that model no longer holds
+        is deleted. complete_within = [<columns>] or {'columns': [<columns>], 'values_from':
+        {'model': <model name>, 'columns': [<its columns, in the same order>]}}: the delta
+        holds every row of each value (of these columns) it holds, so a stored row with such a
+        value that the delta lacks is deleted; with values_from, so is a stored row whose value
+        that model no longer holds at all. -#}
+    {%- set delete_missing_from = cfg.get('delete_missing_from') -%}
+    {%- if delete_missing_from is not none -%}
+        {%- set from_columns = delete_missing_from.get('columns') if delete_missing_from is mapping else none -%}
+        {%- set from_columns = [from_columns] if from_columns is string else from_columns -%}
+        {%- if delete_missing_from is not mapping or not delete_missing_from.get('model')
+            or from_columns is none or (from_columns | length) != (unique_key | length) -%}
+            {{ exceptions.raise_compiler_error(
+                "incremental_parquet " ~ model_name ~ ": delete_missing_from must be {'model': <model name>, "
+                ~ "'columns': [<one column per unique_key column: " ~ (unique_key | join(', ')) ~ ">]}, got "
+                ~ delete_missing_from) }}
+        {%- endif -%}
+        {%- set delete_missing_from = {'model': delete_missing_from['model'] | string, 'columns': from_columns | list} -%}
+    {%- endif -%}
+    {%- set raw_within = cfg.get('complete_within') or [] -%}
+    {%- set raw_within = {'columns': raw_within} if raw_within is not mapping else raw_within -%}
+    {%- set within_columns = raw_within.get('columns') or [] -%}
+    {%- set within_columns = [within_columns] if within_columns is string else within_columns | list -%}
+    {%- set values_from = raw_within.get('values_from') -%}
+    {%- if values_from is not none -%}
+        {%- set from_columns = values_from.get('columns') if values_from is mapping else none -%}
+        {%- set from_columns = [from_columns] if from_columns is string else from_columns -%}
+        {%- if values_from is not mapping or not values_from.get('model') or from_columns is none
+            or (from_columns | length) != (within_columns | length) or within_columns | length == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "incremental_parquet " ~ model_name ~ ": complete_within's values_from must be {'model': "
+                ~ "<model name>, 'columns': [<one column per complete_within column>]}, got " ~ raw_within) }}
+        {%- endif -%}
+        {%- set values_from = {'model': values_from['model'] | string, 'columns': from_columns | list} -%}
+    {%- endif -%}
+    {%- set complete_within = {'columns': within_columns, 'values_from': values_from} if within_columns else none -%}
+
     {%- set on_schema_change = cfg.get('on_schema_change') or 'fail' -%}
     {%- set on_schema_change = 'fail' if on_schema_change == 'ignore' else on_schema_change -%}
     {%- if on_schema_change not in ('fail', 'append_new_columns') -%}
@@ -175,6 +214,8 @@
         'watermark_column': cfg.get('watermark_column') or 'updated_at',
         'lookback_seconds': (lookback_hours * 3600) | round | int,
         'order_by': order_by,
+        'delete_missing_from': delete_missing_from,
+        'complete_within': complete_within,
         'on_schema_change': on_schema_change,
         'write_options': write_options | join(', '),
         'grace_seconds': grace,
@@ -388,4 +429,14 @@
             ~ (registered | join(', ')), info=true) }}
     {%- endif -%}
     {{ return('') }}
+{% endmacro %}
+
+{#- The relation of the model named `name`, from the graph (a ref() in the materialization
+    would not be a dependency dbt knows of). -#}
+{% macro incremental_parquet__model_relation(name) %}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("incremental_parquet " ~ this.identifier
+        ~ ": the model '" ~ name ~ "', named by delete_missing_from or values_from, is not in the project") }}
 {% endmacro %}

@@ -6,6 +6,7 @@
         'expression': 'year(processing_date)',
     }],
     unique_key='record_id',
+    delete_missing_from={'model': 'stg_chrono__scrape_pages', 'columns': ['scrape_page_id']},
     order_by=['archive_date', 'domain'],
     row_group_size=20000,
 ) }}
@@ -18,7 +19,8 @@
     row groups of 20,000 rows, so a filter on either skips row groups by their statistics
     (bench figures in the yml). Every derivation lives in int_scrape_pages_enriched; this
     model selects and casts to the contract's types. The import CTE reads the pages this run
-    builds (pages_to_build: in an incremental run, the changed ones). -#}
+    builds (pages_to_build: in an incremental run, the changed ones); a page deleted from the source is
+    deleted here by the next incremental run (delete_missing_from). -#}
 
 with
 

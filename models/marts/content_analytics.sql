@@ -2,13 +2,15 @@
     materialized='incremental_parquet',
     partition_by=[{'name': 'processing_year', 'data_type': 'smallint'}],
     unique_key='content_id',
+    delete_missing_from={'model': 'stg_chrono__scrape_pages', 'columns': ['scrape_page_id']},
     order_by=['processing_date', 'domain'],
 ) }}
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
     cdx_records.record_id. Partition column: processing_year (from created_at, never NULL,
     never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
     and casts to the contract's types. The import CTE reads the pages this run builds
-    (pages_to_build: in an incremental run, the changed ones). -#}
+    (pages_to_build: in an incremental run, the changed ones); a page deleted from the source is
+    deleted here by the next incremental run (delete_missing_from). -#}
 
 with
 

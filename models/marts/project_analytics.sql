@@ -2,6 +2,10 @@
     materialized='incremental_parquet',
     partition_by=[{'name': 'analytics_year', 'data_type': 'smallint'}],
     unique_key='analytics_id',
+    complete_within={
+        'columns': ['analytics_date'],
+        'values_from': {'model': 'content_analytics', 'columns': ['processing_date']},
+    },
     order_by=['analytics_date', 'aggregation_level', 'project_id'],
 ) }}
 {#- Daily aggregates of the scrape pages at three levels: per project, per domain and per
@@ -15,16 +19,28 @@
     of the days that changed pages belong to (all their pages, changed or not), and upserts
     those rows by analytics_id. -#}
 
-{#- An incremental run first lists the days of the changed pages (changed_pages_condition:
-    updated pages and the pages of changed domains and projects, as content_analytics holds
-    them after this run's update), then reads the pages of those days: content_analytics is
-    sorted by processing_date, so its row groups of other days are skipped, and the staged
-    pages are read by the created_at range of those days (PostgreSQL's created_at index). -#}
+{#- An incremental run first lists the days to recompute: the days of the changed pages
+    (changed_pages_condition: updated pages and the pages of changed domains and projects, as
+    content_analytics holds them after this run's update), and every day whose page count in
+    content_analytics differs from its project-level total here (pages deleted from the
+    source). It then reads the pages of those days: content_analytics is sorted by
+    processing_date, so its row groups of other days are skipped, and the staged pages are
+    read by the created_at range of those days (PostgreSQL's created_at index). The delta
+    holds every group of each day it holds (complete_within): the stored groups of those
+    days that it lacks are deleted (a domain moved away, its pages deleted), and so are the
+    stored days content_analytics no longer has at all (values_from). -#}
 {%- set changed_days = [] -%}
 {%- if is_incremental() and execute -%}
     {%- set changed_days = run_query(
-        'select distinct cast(processing_date as varchar) from ' ~ ref('content_analytics')
-        ~ ' where ' ~ changed_pages_condition(incremental_watermark()) ~ ' order by 1'
+        'select distinct cast(processing_date as varchar) as day from ' ~ ref('content_analytics')
+        ~ ' where ' ~ changed_pages_condition(incremental_watermark())
+        ~ ' union select cast(day as varchar) from ('
+        ~ 'select processing_date as day, count(*) as pages from ' ~ ref('content_analytics') ~ ' group by 1'
+        ~ ') as content_days full outer join ('
+        ~ 'select analytics_date as day, sum(total_pages_discovered) as pages from ' ~ this
+        ~ " where aggregation_level = 'project' group by 1"
+        ~ ') as stored_days using (day) where content_days.pages is distinct from stored_days.pages'
+        ~ ' order by 1'
     ).columns[0].values() | list -%}
 {%- endif -%}
 {%- set day_literals = [] -%}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chrono_analytics import source_db
 from chrono_analytics.config import embedded_dsn
 from chrono_analytics.pgserver import EmbeddedServer
 from warehouse_helpers import PROJECT_ROOT, Warehouse
@@ -55,14 +56,15 @@ def test_demo_follows_a_source_generated_anew(pg_server: EmbeddedServer, tmp_pat
         CHRONO_DUCKDB_PATH=str(warehouse.duckdb_path),
         CHRONO_LAKE_ROOT=str(warehouse.lake_root),
     )
-
-    first = run_demo(env, "--seed", "1")
-    assert f"generated {DEMO_PAGES:,} synthetic pages (seed 1)" in first
+    # a lake built from the demo's data of seed 1
+    source_db.seed(dsn, source_db.SyntheticShape(pages=DEMO_PAGES, seed=1))
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--select", "+marts")
     assert pages_not_matching_the_source(warehouse) == 0
 
-    # the same pages from another seed: other domains and updated_at values, some of them
-    # older than the lake's watermark, which an incremental run would never read
-    second = run_demo(env, "--seed", "2")
-    assert f"generated {DEMO_PAGES:,} synthetic pages (seed 2)" in second
-    assert "dbt build --full-refresh" in second
+    # the demo asked for seed 2: the same page ids with other domains and updated_at values,
+    # some older than the lake's watermark, which an incremental run would never read
+    output = run_demo(env, "--seed", "2")
+    assert f"generated {DEMO_PAGES:,} synthetic pages (seed 2)" in output
+    assert "dbt build --full-refresh" in output
     assert pages_not_matching_the_source(warehouse) == 0

@@ -27,6 +27,16 @@ SECRET_VALUE = "FAKE-SECRET"
 EMAIL_VALUE = r"user[0-9]+@"
 
 
+def secret_or_email_values(conn, relation: str, column: str) -> int:  # type: ignore[no-untyped-def]
+    """How many values of a text column of a relation (or a Parquet file) hold the planted
+    secret or an e-mail address."""
+    row = conn.execute(
+        f'select count(*) from {relation} where "{column}" like ? or regexp_matches("{column}", ?)',
+        [f"%{SECRET_VALUE}%", EMAIL_VALUE],
+    ).fetchone()
+    return int(row[0])
+
+
 def _warehouse_relations(conn) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return conn.execute(
         "select table_schema, table_name from information_schema.tables "
@@ -68,12 +78,8 @@ def test_no_relation_has_a_secret_column_or_value(built_warehouse: Warehouse) ->
             assert not names & SECRET_COLUMNS, f"{schema}.{name}: {names & SECRET_COLUMNS}"
             text_columns = [column for column, kind in columns if kind == "VARCHAR"]
             for column in text_columns:
-                hits = conn.execute(
-                    f'select count(*) from "{schema}"."{name}" where "{column}" like ? '
-                    f'or regexp_matches("{column}", ?)',
-                    [f"%{SECRET_VALUE}%", EMAIL_VALUE],
-                ).fetchone()
-                assert hits == (0,), f"{schema}.{name}.{column} holds a secret or an e-mail"
+                hits = secret_or_email_values(conn, f'"{schema}"."{name}"', column)
+                assert hits == 0, f"{schema}.{name}.{column} holds a secret or an e-mail"
 
 
 def test_no_parquet_file_holds_a_secret(built_warehouse: Warehouse) -> None:
@@ -88,9 +94,5 @@ def test_no_parquet_file_holds_a_secret(built_warehouse: Warehouse) -> None:
             assert not names & SECRET_COLUMNS, path
             # the pages are compressed, so the raw bytes alone would not show a leaked value
             for column in [row[0] for row in columns if row[1] == "VARCHAR"]:
-                hits = conn.execute(
-                    f"select count(*) from '{path}' where \"{column}\" like ? "
-                    f'or regexp_matches("{column}", ?)',
-                    [f"%{SECRET_VALUE}%", EMAIL_VALUE],
-                ).fetchone()
-                assert hits == (0,), f"{path}: column {column} holds a secret or an e-mail"
+                hits = secret_or_email_values(conn, f"'{path}'", column)
+                assert hits == 0, f"{path}: column {column} holds a secret or an e-mail"

@@ -19,8 +19,8 @@
     row groups of 20,000 rows, so a filter on either skips row groups by their statistics
     (bench figures in the yml). Every derivation lives in int_scrape_pages_enriched; this
     model selects and casts to the contract's types. The import CTE reads the pages this run
-    builds (pages_to_build: in an incremental run, the changed ones); a page deleted from the source is
-    deleted here by the next incremental run (delete_missing_from). -#}
+    builds (pages_to_build: in an incremental run, the changed ones); a page deleted from the
+    source is deleted here by the next incremental run (delete_missing_from). -#}
 
 with
 

@@ -9,8 +9,8 @@
     cdx_records.record_id. Partition column: processing_year (from created_at, never NULL,
     never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
     and casts to the contract's types. The import CTE reads the pages this run builds
-    (pages_to_build: in an incremental run, the changed ones); a page deleted from the source is
-    deleted here by the next incremental run (delete_missing_from). -#}
+    (pages_to_build: in an incremental run, the changed ones); a page deleted from the source
+    is deleted here by the next incremental run (delete_missing_from). -#}
 
 with
 

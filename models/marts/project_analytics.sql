@@ -48,6 +48,9 @@
     {%- do day_literals.append("date '" ~ day ~ "'") -%}
 {%- endfor -%}
 {%- set changed_day_list = day_literals | join(', ') if day_literals else 'null' -%}
+{#- the rows of content_analytics and cdx_records this run reads: all, or those of the days to
+    recompute (both marts carry processing_date) -#}
+{%- set on_days_to_recompute = 'where processing_date in (' ~ changed_day_list ~ ')' if is_incremental() else '' -%}
 
 with
 
@@ -72,9 +75,7 @@ content_analytics as (
         created_at,
         updated_at
     from {{ ref('content_analytics') }}
-    {% if is_incremental() %}
-        where processing_date in ({{ changed_day_list }})
-    {% endif %}
+    {{ on_days_to_recompute }}
 ),
 
 cdx_records as (
@@ -82,9 +83,7 @@ cdx_records as (
         record_id,
         source  -- noqa: RF04
     from {{ ref('cdx_records') }}
-    {% if is_incremental() %}
-        where processing_date in ({{ changed_day_list }})
-    {% endif %}
+    {{ on_days_to_recompute }}
 ),
 
 scrape_pages as (

@@ -3,9 +3,10 @@
     - seeds are loaded from their CSV files (a few thousand rows: milliseconds); a stored seed
       table whose columns differ from its CSV (left by an older version) is dropped first;
     - view models are (re)created in dependency order. A view computes nothing, so this is
-      cheap. Its SQL is the model's own, rendered here: each `{{ ref('x') }}` is first
-      replaced by the relation of model x (dbt refuses a ref() inside a hook), source() and
-      macros render as in a normal run.
+      cheap. Its SQL is the model's own, rendered here with dbt's Jinja: source() and macros
+      render as in a normal run, and ref() resolves through the graph (the project's ref()
+      override below), since dbt's own ref() refuses, inside a hook, a model the hook does not
+      depend on.
     Models materialized as Parquet register their views through
     register_incremental_parquet_views(). -#}
 {% macro register_unselected_views() %}
@@ -81,14 +82,12 @@
                 {%- do skipped.append(node.unique_id) -%}
                 {{ log('not registering ' ~ node.name ~ ': ' ~ unbuilt_parents | join(', ') ~ ' not built yet', info=true) }}
             {%- elif waiting_on | length == 0 -%}
-                {%- set code = namespace(sql=node.raw_code) -%}
-                {%- for ref_args in node.refs -%}
-                    {%- set pattern = "\\{\\{\\s*ref\\(\\s*['\"]" ~ ref_args.name ~ "['\"]\\s*\\)\\s*\\}\\}" -%}
-                    {%- set code.sql = modules.re.sub(pattern, relation_of[ref_args.name] | string, code.sql) -%}
-                {%- endfor -%}
                 {%- set relation = relation_of[node.name] -%}
                 {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
-                {%- do run_query('create or replace view ' ~ relation ~ ' as (\n' ~ render(code.sql) ~ '\n)') -%}
+                {#- rendered as dbt renders the model, its ref()s resolved by the project's ref()
+                    override below (in a hook, dbt's own ref refuses models the hook does not
+                    depend on) -#}
+                {%- do run_query('create or replace view ' ~ relation ~ ' as (\n' ~ render(node.raw_code) ~ '\n)') -%}
                 {%- do created.append(node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
@@ -97,4 +96,31 @@
         {{ log('registered ' ~ (seeds_loaded | length) ~ ' seeds and ' ~ (created | length)
             ~ ' views this run does not build', info=true) }}
     {%- endif -%}
+{% endmacro %}
+
+{#- The project's ref(): dbt's own everywhere, except inside an operation (an on-run-start hook,
+    a run-operation), where it resolves a model, seed or snapshot through the graph: by name,
+    optionally by package (two arguments) and version (v= or version=; else the latest), as
+    dbt's ref() does, without requiring the operation to depend on it. -#}
+{% macro ref() %}
+    {%- if execute and model is defined and model.resource_type == 'operation' -%}
+        {%- set package = varargs[0] if varargs | length == 2 else none -%}
+        {%- set name = varargs[-1] -%}
+        {%- set version = kwargs.get('version', kwargs.get('v')) -%}
+        {%- set found = [] -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type in ('model', 'seed', 'snapshot') and node.name == name
+            and (package is none or node.package_name == package) -%}
+            {%- set wanted = version if version is not none else node.get('latest_version') -%}
+            {%- if wanted is none or (node.get('version') | string) == (wanted | string) -%}
+                {%- do found.append(node) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if found | length != 1 -%}
+            {{ exceptions.raise_compiler_error('ref(' ~ (varargs | join(', ')) ~ '): ' ~ (found | length)
+                ~ ' nodes of the graph match (expected one)') }}
+        {%- endif -%}
+        {{ return(api.Relation.create(database=found[0].database, schema=found[0].schema, identifier=found[0].alias)) }}
+    {%- endif -%}
+    {{ return(builtins.ref(*varargs, **kwargs)) }}
 {% endmacro %}

@@ -20,3 +20,9 @@
 {% macro epoch_seconds(timestamp_tz) -%}
     cast(epoch({{ timestamp_tz }}) as bigint)
 {%- endmacro %}
+
+{#- The timestamp, or NULL when it is not finite ('infinity', '-infinity'): calendar parts of
+    an infinite timestamp are meaningless (and cannot be cast to a date). -#}
+{% macro finite_or_null(timestamp_tz) -%}
+    case when isfinite({{ timestamp_tz }}) then {{ timestamp_tz }} end
+{%- endmacro %}

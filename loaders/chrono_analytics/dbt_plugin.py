@@ -1,12 +1,10 @@
 """dbt-duckdb plugin of the project, loaded through ``profiles.yml`` (``plugins:``).
 
-``configure_connection`` runs on every new DuckDB connection before ``attach:``, so the postgres
-extension is installed from its PyPI wheel and loaded before the source is attached.
-
-``store`` carries out the file operations of the ``incremental_parquet`` materialization
-(lock, roll forward, stage, journal and swap, release; see ``chrono_analytics.lake``). The
-materialization calls ``adapter.store_relation('chrono', this, [], location, 'parquet', request)``
-with a request dict whose ``op`` names the operation.
+``configure_connection`` runs on every new DuckDB connection dbt opens, before ``attach:``:
+it installs and loads the postgres extension from its PyPI wheel (so the source can be
+attached offline) and registers ``chrono_lake(request varchar) -> varchar``, the channel
+through which the ``incremental_parquet`` materialization asks the lake's Python side to
+lock, plan and commit (``chrono_analytics.lake.channel``).
 """
 
 from __future__ import annotations
@@ -14,14 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
-from dbt.adapters.duckdb.utils import TargetConfig
-from dbt.adapters.events.logging import AdapterLogger
 from duckdb import DuckDBPyConnection
+from duckdb.sqltypes import VARCHAR
 
-from chrono_analytics import lake
 from chrono_analytics.duckdb_setup import install_postgres_extension
-
-logger = AdapterLogger("chrono_lake")
+from chrono_analytics.lake import channel
 
 
 class Plugin(BasePlugin):
@@ -30,15 +25,6 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         install_postgres_extension(conn)
-
-    def store(self, target_config: TargetConfig) -> None:
-        request = dict(target_config.config or {})
-        if "op" not in request:
-            raise lake.LakeError(
-                "the chrono plugin stores only incremental_parquet lake operations "
-                "(a request with 'op'); do not set plugin='chrono' on other models"
-            )
-        if "location" not in request and target_config.location is not None:
-            request["location"] = target_config.location.path
-        summary = lake.run_operation(request)
-        logger.debug(f"{target_config.relation}: {summary}")
+        conn.create_function(
+            "chrono_lake", channel.handle, [VARCHAR], VARCHAR, side_effects=True
+        )

@@ -1,469 +1,179 @@
 {#-
-  incremental_parquet: an incremental model stored as hive-partitioned Parquet files, one file
-  per partition, upserted by unique key; the model's relation is a view over the files.
+  incremental_parquet: a model stored as hive-partitioned Parquet files, one immutable file
+  per partition, committed by publishing a snapshot (loaders/chrono_analytics/lake/: layout,
+  protocol, what a crash leaves). The model's relation is a view over the files of one
+  snapshot. Configuration reference: macros/_macros.yml.
 
-  Configuration (full reference in macros/_macros.yml):
-    partition_by        required. [{'name': <column>, 'data_type': <DuckDB type>}, ...]; the
-                        types pin the partition columns when the files are read (hive_types).
-                        An entry may add 'expression': <SQL over the model's columns>, a
-                        partition column that is not the model's (the view hides it).
-    unique_key          required. A column or a list of columns; never NULL.
-    location            folder of the files; default <external_root>/<model alias>, external_root
-                        being the profile's (CHRONO_LAKE_ROOT, default 'lake').
-    watermark_column    default 'updated_at'; a date or timestamp column of the model.
-    lookback            hours subtracted from the lake's greatest watermark; default: the var
-                        lookback_hours (1). --vars '{lookback_hours: N}' overrides every model.
-    order_by            column(s) sorting the rows inside each file; default unique_key (the
-                        unique key is always appended to break ties).
-    compression         default 'zstd'; compression_level and row_group_size are optional.
-    delete_missing_from {'model': <name>, 'columns': [<its key columns>]}: an incremental run
-                        deletes stored rows whose key that model no longer holds.
-    complete_within     [<columns>] or {'columns': [...], 'values_from': {'model': <name>,
-                        'columns': [...]}}: the delta holds every row of each value it holds;
-                        stored rows of those values missing from it are deleted (and, with
-                        values_from, stored rows of values that model no longer holds).
-    on_schema_change    'fail' (default; dbt's implicit 'ignore' counts as 'fail') or
-                        'append_new_columns'.
-    swap_grace_seconds  default 1.0: pause between the two swap phases (see below).
-    swap_lock_timeout_seconds  default 300: how long a swap waits for readers holding
-                        chrono_analytics.lake.read_lock before failing (nothing changed).
-    lake_plugin         default 'chrono': the profile's plugin alias that does the file work.
+  The model's SQL is the same in every run: it selects all its rows. The materialization
+  decides which ones it needs: a full build takes them all; an incremental run takes the rows
+  whose `recompute` column holds a value of the recompute set (the model's `recompute.values`
+  macro computes it at execution time, e.g. the pages changed in PostgreSQL since the
+  watermark), and replaces exactly the stored rows holding those values. So compiled SQL
+  never depends on the lake, and rendering a model (dbt compile, docs, show, ls) touches
+  nothing.
 
-  The model's SQL selects the changed rows when incremental:
-    {% if is_incremental() %} where updated_at > {{ incremental_watermark() }} {% endif %}
-
-  A run: roll forward an interrupted swap and clear leftovers (the plugin; also done when
-  is_incremental() is first evaluated) -> build the delta into a temp table -> drop delta rows
-  identical to the stored ones -> find the affected partitions (where changed rows land and where
-  their old versions live) -> stage one sorted file per affected partition (single-file COPY, so
-  the order holds) -> the plugin journals and swaps: phase 1 rewrites partitions that lose keys
-  to another partition without those keys, phase 2 renames the merged files into place, then
-  emptied partitions are removed -> create the view. Untouched partitions are not rewritten.
-  Readers in other processes that must never see a swap (nor fail on a file renamed during
-  their query: DuckDB opens a file more than once per query) hold
-  chrono_analytics.lake.read_lock(location) around each query.
-  `dbt run --empty` leaves the lake alone (it would otherwise replace it by an empty one).
+  Steps of a run (Python steps go through chrono_lake(), lake/channel.py):
+    1. begin     lock the lake, read its current snapshot, full or incremental      (Python)
+    2. clock     the watermark for the next run, read before any data              (SQL)
+    3. stored    a view over the current snapshot's files                           (SQL)
+    4. delta     the recompute set, then the model's rows for it                    (SQL)
+    5. check     columns present, no NULL or duplicate key                          (Python)
+    6. schema    the written columns against the lake's (on_schema_change)          (Python)
+    7. changes   changed rows, deleted rows, the partitions they touch, merged rows (SQL)
+    8. plan      the new file of each touched partition, the files it retires       (Python)
+    9. write     one sorted file per touched partition                              (SQL)
+   10. commit    publish the next snapshot, vacuum, unlock                          (Python)
+   11. view      the model's view over the committed files                          (SQL)
 -#}
 {% materialization incremental_parquet, adapter='duckdb' %}
-    {%- set settings = incremental_parquet_settings(config, this.identifier) -%}
-    {%- set clock = modules.datetime.datetime -%}
-    {%- set started_at = clock.now() -%}
+    {%- set q = incremental_parquet__quote -%}
+    {%- set started_at = modules.datetime.datetime.now() -%}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set tmp = '__chrono_' ~ this.identifier ~ '__' -%}
-    {%- set keys = settings.unique_key -%}
-    {%- set stage_dir = settings.staging_root ~ '/' ~ invocation_id -%}
-    {%- set timings = {'read': 0.0, 'compute': 0.0, 'write': 0.0, 'swap': 0.0} -%}
-    {%- set stats = {'delta': 0, 'changed': 0, 'deleted': 0, 'phase1': 0, 'final': 0, 'removed': 0} -%}
+    {%- set temp_tables = [] -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
     {%- if config.get('contract') and config.get('contract').enforced -%}
         {{ get_assert_columns_equivalent(sql) }}
     {%- endif -%}
 
-    {#- dbt run --empty: build nothing (a full refresh would empty the lake); the view reads the
-        lake when it holds files, else the model's (empty) query -#}
+    {#- dbt run --empty builds nothing: the view reads the committed lake, or the model's
+        (empty) query when the lake was never built -#}
     {%- if invocation_args_dict.get('empty') -%}
-        {%- set has_files = run_query("select count(*) from glob(" ~ incremental_parquet__literal(settings.glob)
-            ~ ")").columns[0].values()[0] | int > 0 -%}
-        {%- if existing_relation is not none and existing_relation.type != 'view' -%}
-            {{ adapter.drop_relation(existing_relation) }}
-        {%- endif -%}
-        {%- set view_select = incremental_parquet__view_query(settings) if has_files
-            else 'select * from (\n' ~ sql ~ '\n) as empty_model' -%}
-        {% call statement('main') -%}
-            create or replace view {{ target_relation }} as {{ view_select }}
-        {%- endcall %}
+        {%- set current = incremental_parquet__call('snapshot') -%}
+        {%- set view_sql = incremental_parquet__view_sql(current.file_uris, current.columns)
+            if current is not none else 'select * from (\n' ~ sql ~ '\n) as empty_model' -%}
+        {{ incremental_parquet__create_view(existing_relation, target_relation, view_sql) }}
         {{ log('incremental_parquet ' ~ this.identifier ~ ': --empty, the lake is left as it is', info=true) }}
-        {%- do incremental_parquet__lake_op(settings, 'release') -%}
         {{ adapter.commit() }}
         {{ return({'relations': [target_relation]}) }}
     {%- endif -%}
 
-    {#- 1. lock, roll forward, clear leftovers; decide the mode from the lake -#}
-    {%- do incremental_parquet__lake_op(settings, 'recover') -%}
-    {%- set inventory = incremental_parquet__inventory(settings) -%}
-    {%- set lake_rows = inventory | sum(attribute='num_rows') -%}
-    {%- set full_refresh = should_full_refresh() or lake_rows == 0 -%}
-    {%- set layout_matches = incremental_parquet__layout_matches(settings, inventory, full_refresh) -%}
-    {%- do incremental_parquet__lake_op(settings, 'stage') -%}
+    {#- 1. begin -#}
+    {%- set run = incremental_parquet__call('begin', {
+        'invocation_id': invocation_id, 'full_refresh': should_full_refresh()}) -%}
+    {%- set settings = run.settings -%}
+    {%- set keys = settings.unique_key -%}
 
-    {#- 2. the delta: the model's rows, partition columns cast to their declared types -#}
-    {%- set mark = clock.now() -%}
-    {%- do run_query('create or replace temp table ' ~ incremental_parquet__quote(tmp ~ 'delta') ~ ' as (\n'
-        ~ incremental_parquet__model_rows(settings, sql) ~ '\n)') -%}
-    {%- set delta = incremental_parquet__quote(tmp ~ 'delta') -%}
-    {%- do timings.update({'read': (clock.now() - mark).total_seconds()}) -%}
-    {%- set mark = clock.now() -%}
-    {%- set model_columns = incremental_parquet__describe('select * from ' ~ delta) | map(attribute='name') | list -%}
-    {%- set required = {'partition_by': settings.partition_names, 'unique_key': keys,
-                        'order_by': settings.order_by, 'watermark_column': [settings.watermark_column]} -%}
-    {%- for setting, names in required.items() -%}
-        {%- for name in names if name not in model_columns -%}
-            {{ exceptions.raise_compiler_error(
-                "incremental_parquet " ~ this.identifier ~ ": " ~ setting ~ " column '" ~ name
-                ~ "' is not a column of the model (columns: " ~ (model_columns | join(', ')) ~ ")") }}
-        {%- endfor -%}
+    {#- 2. clock: the source's clock before any row is read; the next run starts from it -#}
+    {%- set watermark = none -%}
+    {%- if settings.watermark -%}
+        {%- set watermark = run_query(context[settings.watermark]()).columns[0].values()[0] -%}
+        {%- set watermark = none if watermark is none else watermark | string -%}
+    {%- endif -%}
+
+    {#- 3. stored: the current snapshot's rows -#}
+    {%- set stored = tmp ~ 'stored' -%}
+    {%- do run_query('create or replace temp view ' ~ q(stored) ~ ' as select * from '
+        ~ incremental_parquet__files_sql(run.files, run.columns)) -%}
+
+    {#- 4. delta: the recompute set (incremental runs of a model with `recompute`), then the
+        model's rows for it -#}
+    {%- set recompute_filter = none -%}
+    {%- set recomputed = none -%}
+    {%- if not run.full_refresh and settings.recompute -%}
+        {%- set values_sql = context[settings.recompute['values']]({
+            'since': run.since, 'stored': q(stored), 'model': this.identifier,
+            'upstream': run.get('upstream', {})}) -%}
+        {%- if values_sql is not none -%}
+            {%- set recomputed = tmp ~ 'recompute' -%}
+            {%- do temp_tables.append(recomputed) -%}
+            {%- do run_query(incremental_parquet__temp_table_sql(recomputed,
+                'select distinct value from (' ~ values_sql ~ ') as recompute_values(value)')) -%}
+            {%- if settings.recompute.inline -%}
+                {%- set recompute_filter = incremental_parquet__inline_filter_sql(settings.recompute.column, recomputed) -%}
+            {%- else -%}
+                {%- set recompute_filter = q(settings.recompute.column) ~ ' in (select value from ' ~ q(recomputed)
+                    ~ ') or (' ~ q(settings.recompute.column) ~ ' is null and exists (select 1 from ' ~ q(recomputed)
+                    ~ ' where value is null))' -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set delta = tmp ~ 'delta' -%}
+    {%- do temp_tables.append(delta) -%}
+    {%- set read_started = modules.datetime.datetime.now() -%}
+    {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter))) -%}
+    {%- set read_seconds = (modules.datetime.datetime.now() - read_started).total_seconds() -%}
+
+    {#- 5. check: the configured columns exist, no key is NULL or repeated -#}
+    {%- set model_columns = incremental_parquet__describe('select * from ' ~ q(delta)) -%}
+    {%- set key_list = incremental_parquet__columns(keys) -%}
+    {%- set counts = run_query('select count(*), count(*) filter (where '
+        ~ incremental_parquet__columns(keys) | replace(', ', ' is null or ') ~ ' is null), count(distinct ('
+        ~ key_list ~ ')) from ' ~ q(delta)).rows[0] -%}
+    {%- do incremental_parquet__call('check', {
+        'columns': model_columns | map(attribute='name') | list,
+        'rows': counts[0] | int, 'null_keys': counts[1] | int}) -%}
+    {%- if (counts[2] | int) < (counts[0] | int) -%}
+        {%- set example = run_query('select ' ~ key_list ~ ' from ' ~ q(delta) ~ ' group by all having count(*) > 1 limit 1').rows[0] -%}
+        {%- do incremental_parquet__call('abort') -%}
+        {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': '
+            ~ ((counts[0] | int) - (counts[2] | int)) ~ ' rows repeat a unique_key (' ~ (keys | join(', '))
+            ~ '), e.g. ' ~ (example | list) ~ '; each key must appear once') }}
+    {%- endif -%}
+
+    {#- 6. schema: the columns as Parquet stores them (a round trip of an empty file) -#}
+    {%- set template = settings.location ~ '/_chrono/template-' ~ invocation_id ~ '.parquet' -%}
+    {%- do run_query('copy (select * from ' ~ q(delta) ~ ' limit 0) to ' ~ incremental_parquet__literal(template)
+        ~ ' (format parquet)') -%}
+    {%- set schema = incremental_parquet__call('schema', {'columns': incremental_parquet__describe(
+        'select * from read_parquet(' ~ incremental_parquet__literal(template) ~ ')')}) -%}
+    {%- set out_names = schema.columns | map(attribute='name') | list -%}
+    {%- set delta_names = model_columns | map(attribute='name') | list -%}
+
+    {#- 7. changes -#}
+    {%- set changes = incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) -%}
+
+    {#- 8. plan: the file of each touched partition -#}
+    {%- set plan = incremental_parquet__call('plan', {'partitions': changes.partitions_json}) -%}
+
+    {#- 9. write: the merged rows of each touched partition, sorted, one file each -#}
+    {%- set write_started = modules.datetime.datetime.now() -%}
+    {%- set merged = incremental_parquet__merge(plan, settings, changes, out_names, tmp, temp_tables) -%}
+    {%- set rows_per_slot = {} -%}
+    {%- for row in run_query('select __chrono_slot, count(*) from ' ~ q(merged) ~ ' group by 1').rows -%}
+        {%- do rows_per_slot.update({row[0] | int: row[1] | int}) -%}
     {%- endfor -%}
-    {%- for name in settings.partition_names -%}
-        {%- do run_query('alter table ' ~ delta ~ ' alter column ' ~ incremental_parquet__quote(name)
-            ~ ' set data type ' ~ settings.partition_types[name]) -%}
-    {%- endfor -%}
-
-    {#- 3. keys: none NULL; duplicates resolve to the greatest watermark, then a total order -#}
-    {%- set key_counts = run_query(
-        'select count(*), count(*) filter (where ' ~ incremental_parquet__columns(keys) | replace(', ', ' is null or ')
-        ~ ' is null), count(distinct (' ~ incremental_parquet__columns(keys) ~ ')) from ' ~ delta).rows[0] -%}
-    {%- do stats.update({'delta': key_counts[0] | int}) -%}
-    {%- if (key_counts[1] | int) > 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "incremental_parquet " ~ this.identifier ~ ": " ~ (key_counts[1] | int) ~ " rows have a NULL unique_key ("
-            ~ (keys | join(', ')) ~ "); the unique key must never be NULL") }}
-    {%- endif -%}
-    {%- if (key_counts[2] | int) < (key_counts[0] | int) -%}
-        {%- set tie_break = [] -%}
-        {%- for name in model_columns if name != settings.watermark_column -%}
-            {%- do tie_break.append(incremental_parquet__quote(name) ~ ' asc nulls last') -%}
-        {%- endfor -%}
-        {%- do run_query(
-            'create or replace temp table ' ~ incremental_parquet__quote(tmp ~ 'delta_unique') ~ ' as '
-            ~ 'select * from ' ~ delta ~ ' qualify row_number() over (partition by ' ~ incremental_parquet__columns(keys)
-            ~ ' order by ' ~ incremental_parquet__quote(settings.watermark_column) ~ ' desc nulls last, '
-            ~ (tie_break | join(', ')) ~ ') = 1') -%}
-        {%- do run_query('drop table ' ~ delta) -%}
-        {%- set delta = incremental_parquet__quote(tmp ~ 'delta_unique') -%}
-    {%- endif -%}
-
-    {#- 4. the stored schema of the model's rows (Parquet round trip), compared with the lake's -#}
-    {%- set template = stage_dir ~ '/template.parquet' -%}
-    {%- do run_query('copy (select * from ' ~ delta ~ ' limit 0) to ' ~ incremental_parquet__literal(template)
-        ~ ' (' ~ settings.write_options ~ ')') -%}
-    {%- set stored_columns = incremental_parquet__describe(
-        'select * from read_parquet(' ~ incremental_parquet__literal(template) ~ ')') -%}
-    {%- set stored_names = stored_columns | map(attribute='name') | list -%}
-    {%- set lake_columns = [] -%}
-    {%- if inventory | length > 0 and layout_matches -%}
-        {%- set lake_columns = incremental_parquet__describe('select * from ' ~ incremental_parquet__read(settings)) -%}
-    {%- endif -%}
-    {%- set lake_names = lake_columns | map(attribute='name') | list -%}
-    {%- set added, removed, retyped = [], [], [] -%}
-    {%- for col in stored_columns if col.name not in lake_names -%}
-        {%- do added.append(col.name ~ ' ' ~ col.type) -%}
-    {%- endfor -%}
-    {%- for col in lake_columns -%}
-        {%- if col.name not in stored_names -%}
-            {%- do removed.append(col.name ~ ' ' ~ col.type) -%}
-        {%- else -%}
-            {%- for new in stored_columns if new.name == col.name and new.type != col.type -%}
-                {%- do retyped.append(col.name ~ ' ' ~ col.type ~ ' -> ' ~ new.type) -%}
-            {%- endfor -%}
+    {%- set written = [] -%}
+    {%- for slot in plan.writes -%}
+        {%- set index = loop.index0 -%}
+        {%- if rows_per_slot.get(index, 0) > 0 -%}
+            {%- do run_query('copy (select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(merged)
+                ~ ' where __chrono_slot = ' ~ index ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
+                ~ ') to ' ~ incremental_parquet__literal(slot.uri) ~ ' (' ~ settings.write_options ~ ')') -%}
+            {%- do incremental_parquet__call('written', {
+                'relpath': slot.relpath, 'rows': rows_per_slot[index], 'first': written | length == 0}) -%}
+            {%- do written.append(slot.relpath) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if not full_refresh and (added or removed or retyped) -%}
-        {%- if settings.on_schema_change == 'fail' or retyped -%}
-            {{ exceptions.raise_compiler_error(
-                "incremental_parquet " ~ this.identifier ~ ": the model's columns differ from the lake's at "
-                ~ settings.location ~ " (on_schema_change='" ~ settings.on_schema_change ~ "'). "
-                ~ "New columns: [" ~ (added | join(', ')) ~ "]; removed columns: [" ~ (removed | join(', '))
-                ~ "]; changed types: [" ~ (retyped | join(', ')) ~ "]. Set on_schema_change='append_new_columns' "
-                ~ "to add new columns (changed types always need --full-refresh), or run with --full-refresh.") }}
-        {%- endif -%}
-        {{ log('incremental_parquet ' ~ this.identifier ~ ': appending new columns [' ~ (added | join(', '))
-            ~ '], keeping removed columns [' ~ (removed | join(', ')) ~ ']', info=true) }}
-    {%- endif -%}
+    {%- set write_seconds = (modules.datetime.datetime.now() - write_started).total_seconds() -%}
 
-    {#- 5. where the delta's keys live now (a scan of the key columns only), the files holding
-        them (read whole: the stored versions, and the rows kept by a rewrite), and the changed
-        rows: in an incremental run, delta rows identical to their stored version (same
-        partition, every column equal) are dropped, so an unchanged source rewrites nothing -#}
-    {%- set q = incremental_parquet__quote -%}
-    {%- set lake_read = incremental_parquet__read(settings, extra="filename = '__chrono_file'") -%}
-    {%- set keyloc_sql = 'create or replace temp table ' ~ q(tmp ~ 'keyloc') ~ ' as select '
-        ~ incremental_parquet__columns(keys, 'l.') ~ ', l.__chrono_file, '
-        ~ incremental_parquet__relpath(settings, 'l.__chrono_file') ~ ' as __chrono_relpath from ' ~ lake_read ~ ' as l' -%}
-    {%- set candidate_files = [] -%}
-    {%- if full_refresh -%}
-        {%- set changed = delta -%}
-        {#- the old locations of all keys, to find the keys that move (when the key columns can
-            be compared with the new ones) -#}
-        {%- set comparable = [lake_rows > 0, layout_matches] -%}
-        {%- for key in keys -%}
-            {%- set old_types = lake_columns | selectattr('name', 'equalto', key) | map(attribute='type') | list -%}
-            {%- set new_types = stored_columns | selectattr('name', 'equalto', key) | map(attribute='type') | list -%}
-            {%- do comparable.append(old_types | length == 1 and old_types == new_types) -%}
-        {%- endfor -%}
-        {%- set track_moves = false not in comparable -%}
-        {%- if track_moves -%}
-            {%- do run_query(keyloc_sql) -%}
-        {%- endif -%}
-    {%- else -%}
-        {%- set track_moves = true -%}
-        {%- do run_query(keyloc_sql ~ ' semi join ' ~ delta ~ ' as d on ' ~ incremental_parquet__key_join(keys, 'l', 'd')) -%}
-        {#- stored rows to delete (delete_missing_from, complete_within), never a key of the delta -#}
-        {%- if settings.delete_missing_from or settings.complete_within -%}
-            {%- set stored = 'select ' ~ incremental_parquet__columns(keys, 'l.') ~ ', l.__chrono_file, '
-                ~ incremental_parquet__relpath(settings, 'l.__chrono_file') ~ ' as __chrono_relpath from ' ~ lake_read ~ ' as l ' -%}
-            {%- set doomed = [] -%}
-            {%- if settings.delete_missing_from -%}
-                {%- set present = [] -%}
-                {%- for column in settings.delete_missing_from.columns -%}
-                    {%- do present.append(q(column) ~ ' as ' ~ q(keys[loop.index0])) -%}
-                {%- endfor -%}
-                {%- do doomed.append(stored ~ 'anti join (select ' ~ (present | join(', ')) ~ ' from '
-                    ~ incremental_parquet__model_relation(settings.delete_missing_from.model) ~ ') as p on '
-                    ~ incremental_parquet__key_join(keys, 'l', 'p')) -%}
-            {%- endif -%}
-            {%- if settings.complete_within -%}
-                {%- set within_cols = settings.complete_within.columns -%}
-                {%- set within = [] -%}
-                {%- for column in within_cols -%}
-                    {%- do within.append('l.' ~ q(column) ~ ' is not distinct from w.' ~ q(column)) -%}
-                {%- endfor -%}
-                {%- do doomed.append(stored ~ 'semi join (select distinct ' ~ incremental_parquet__columns(within_cols)
-                    ~ ' from ' ~ delta ~ ') as w on ' ~ (within | join(' and '))) -%}
-                {%- if settings.complete_within.values_from -%}
-                    {%- set held = [] -%}
-                    {%- for column in settings.complete_within.values_from.columns -%}
-                        {%- do held.append(q(column) ~ ' as ' ~ q(within_cols[loop.index0])) -%}
-                    {%- endfor -%}
-                    {%- do doomed.append(stored ~ 'anti join (select distinct ' ~ (held | join(', ')) ~ ' from '
-                        ~ incremental_parquet__model_relation(settings.complete_within.values_from.model) ~ ') as w on '
-                        ~ (within | join(' and '))) -%}
-                {%- endif -%}
-            {%- endif -%}
-            {%- do run_query('create or replace temp table ' ~ q(tmp ~ 'gone') ~ ' as select g.* from ('
-                ~ (doomed | join(' union ')) ~ ') as g anti join ' ~ delta ~ ' as d on ' ~ incremental_parquet__key_join(keys, 'g', 'd')) -%}
-            {%- do stats.update({'deleted': run_query('select count(*) from ' ~ q(tmp ~ 'gone')).columns[0].values()[0] | int}) -%}
-        {%- endif -%}
-        {%- set candidate_files = run_query('select distinct __chrono_file from ' ~ q(tmp ~ 'keyloc')
-            ~ (' union select distinct __chrono_file from ' ~ q(tmp ~ 'gone') if stats.deleted > 0 else '')
-            ~ ' order by 1').columns[0].values() | list -%}
-        {%- if candidate_files | length > 0 -%}
-            {%- do run_query(
-                'create or replace temp table ' ~ q(tmp ~ 'existing') ~ ' as select l.* exclude (__chrono_file), '
-                ~ incremental_parquet__relpath(settings, 'l.__chrono_file') ~ ' as __chrono_relpath from '
-                ~ incremental_parquet__read(settings, incremental_parquet__file_list(candidate_files), "filename = '__chrono_file'") ~ ' as l') -%}
-            {%- set existing_names = incremental_parquet__describe('select * from ' ~ q(tmp ~ 'existing')) | map(attribute='name') | list -%}
-            {%- set stored_as_delta = [] -%}
-            {%- for name in stored_names -%}
-                {%- do stored_as_delta.append(q(name) if name in existing_names else 'null as ' ~ q(name)) -%}
-            {%- endfor -%}
-            {%- do run_query(
-                'create or replace temp table ' ~ q(tmp ~ 'changed') ~ ' as '
-                ~ 'select ' ~ incremental_parquet__columns(stored_names) ~ ' from ' ~ delta
-                ~ ' except select ' ~ (stored_as_delta | join(', ')) ~ ' from ' ~ q(tmp ~ 'existing') ~ ' as e semi join '
-                ~ delta ~ ' as d on ' ~ incremental_parquet__key_join(keys, 'e', 'd')) -%}
-            {%- set changed = q(tmp ~ 'changed') -%}
-        {%- else -%}
-            {%- set changed = delta -%}
-        {%- endif -%}
-    {%- endif -%}
-    {%- set changed_count = run_query('select count(*) from ' ~ changed).columns[0].values()[0] | int -%}
-    {%- do stats.update({'changed': changed_count}) -%}
+    {#- 10. commit -#}
+    {%- set stats = {
+        'mode': 'full refresh' if run.full_refresh else 'incremental',
+        'recompute_values': changes.recompute_values, 'delta_rows': counts[0] | int,
+        'changed_rows': changes.changed_rows, 'deleted_rows': changes.deleted_rows,
+        'files_written': written | length, 'files_retired': plan.retired | length,
+        'read_seconds': read_seconds, 'write_seconds': write_seconds} -%}
+    {%- set committed = incremental_parquet__call('commit', {
+        'written': written, 'watermark': watermark, 'changes': changes.feed,
+        'upstream': incremental_parquet__upstream_versions(), 'run': stats}) -%}
 
-    {%- if changed_count > 0 or stats.deleted > 0 or full_refresh -%}
-        {#- 6. partition folder names of the changed rows, as DuckDB's hive writer spells them: write
-            the distinct partition values (plus the all-NULL one, the home of an empty model's
-            file) with PARTITION_BY into a scratch folder and read the folder names back -#}
-        {%- set pcols = incremental_parquet__columns(settings.partition_names) -%}
-        {%- set all_null = [] -%}
-        {%- for name in settings.partition_names -%}
-            {%- do all_null.append('cast(null as ' ~ settings.partition_types[name] ~ ') as ' ~ q(name)) -%}
-        {%- endfor -%}
-        {%- do run_query(
-            'create or replace temp table ' ~ q(tmp ~ 'parts') ~ ' as '
-            ~ 'select *, row_number() over (order by ' ~ pcols ~ ') as __chrono_part from ('
-            ~ 'select distinct ' ~ pcols ~ ' from ' ~ changed ~ ' union select ' ~ (all_null | join(', ')) ~ ')') -%}
-        {%- set names_dir = stage_dir ~ '/partition_names' -%}
-        {%- do run_query('copy (select ' ~ pcols ~ ', __chrono_part from ' ~ q(tmp ~ 'parts')
-            ~ ') to ' ~ incremental_parquet__literal(names_dir) ~ ' (format parquet, partition_by (' ~ pcols ~ '))') -%}
-        {%- do run_query(
-            'create or replace temp table ' ~ q(tmp ~ 'part_paths') ~ ' as '
-            ~ 'select p.*, n.__chrono_relpath from ' ~ q(tmp ~ 'parts') ~ ' as p inner join ('
-            ~ 'select distinct __chrono_part, ' ~ incremental_parquet__relpath(settings, 'filename') ~ ' as __chrono_relpath'
-            ~ ' from read_parquet(' ~ incremental_parquet__literal(names_dir ~ '/' ~ ('*/' * settings.depth) ~ '*.parquet')
-            ~ ', filename = true, hive_partitioning = false)) as n using (__chrono_part)') -%}
-        {%- set part_join = [] -%}
-        {%- for name in settings.partition_names -%}
-            {%- do part_join.append('c.' ~ q(name) ~ ' is not distinct from p.' ~ q(name)) -%}
-        {%- endfor -%}
-        {%- do run_query(
-            'create or replace temp table ' ~ q(tmp ~ 'changed_p') ~ ' as '
-            ~ 'select c.*, p.__chrono_relpath, p.__chrono_part as __chrono_slot from ' ~ changed ~ ' as c inner join '
-            ~ q(tmp ~ 'part_paths') ~ ' as p on ' ~ (part_join | join(' and ')) ~ ' order by p.__chrono_part') -%}
-        {%- set changed_p = q(tmp ~ 'changed_p') -%}
-        {%- set sentinel_relpath = run_query(
-            'select __chrono_relpath from ' ~ q(tmp ~ 'part_paths') ~ ' where '
-            ~ incremental_parquet__columns(settings.partition_names) | replace(', ', ' is null and ') ~ ' is null'
-            ).columns[0].values()[0] | string -%}
-
-        {#- 7. keys that move to another partition (their old partition is first rewritten without
-            them: phase 1), the affected existing partitions, and the merged rows -#}
-        {%- set inventory_by_relpath = {} -%}
-        {%- for entry in inventory -%}
-            {%- do inventory_by_relpath.update({entry.relpath: entry}) -%}
-        {%- endfor -%}
-        {%- set phase1_relpaths = [] -%}
-        {%- if track_moves -%}
-            {%- do run_query('create or replace temp table ' ~ q(tmp ~ 'moved') ~ ' as select '
-                ~ incremental_parquet__columns(keys, 'o.') ~ ', o.__chrono_relpath as __chrono_old_relpath from '
-                ~ q(tmp ~ 'keyloc') ~ ' as o inner join ' ~ changed_p ~ ' as c on ' ~ incremental_parquet__key_join(keys, 'o', 'c')
-                ~ ' where o.__chrono_relpath <> c.__chrono_relpath') -%}
-            {%- set phase1_relpaths = run_query('select distinct __chrono_old_relpath from '
-                ~ q(tmp ~ 'moved') ~ ' order by 1').columns[0].values() | list -%}
-        {%- endif -%}
-        {%- set affected = {} -%}
-        {%- if full_refresh -%}
-            {#- every existing partition is replaced or removed; the new rows are the merged rows -#}
-            {%- for entry in inventory -%}
-                {%- do affected.update({entry.relpath: entry}) -%}
-            {%- endfor -%}
-            {%- set phase1_files = [] -%}
-            {%- for relpath in phase1_relpaths -%}
-                {%- do phase1_files.append(inventory_by_relpath[relpath].file) -%}
-            {%- endfor -%}
-            {%- if phase1_files | length > 0 -%}
-                {%- do run_query(
-                    'create or replace temp table ' ~ q(tmp ~ 'existing') ~ ' as select l.* exclude (__chrono_file), '
-                    ~ incremental_parquet__relpath(settings, 'l.__chrono_file') ~ ' as __chrono_relpath from '
-                    ~ incremental_parquet__read(settings, incremental_parquet__file_list(phase1_files), "filename = '__chrono_file'") ~ ' as l') -%}
-            {%- endif -%}
-            {%- set merged = changed_p -%}
-        {%- else -%}
-            {#- partitions holding old versions of changed keys, partitions where changed rows land,
-                and empty partitions (the file of a once empty model) -#}
-            {%- set touched = run_query(
-                'select distinct o.__chrono_relpath from ' ~ q(tmp ~ 'keyloc') ~ ' as o semi join '
-                ~ changed_p ~ ' as c on ' ~ incremental_parquet__key_join(keys, 'o', 'c')
-                ~ ' union select distinct __chrono_relpath from ' ~ changed_p
-                ~ (' union select distinct __chrono_relpath from ' ~ q(tmp ~ 'gone') if stats.deleted > 0 else '')
-                ).columns[0].values() | list -%}
-            {%- for relpath in touched if relpath in inventory_by_relpath -%}
-                {%- do affected.update({relpath: inventory_by_relpath[relpath]}) -%}
-            {%- endfor -%}
-            {%- for entry in inventory if entry.num_rows == 0 -%}
-                {%- do affected.update({entry.relpath: entry}) -%}
-            {%- endfor -%}
-            {%- set kept_relpaths, landing_files = [], [] -%}
-            {%- for relpath, entry in affected.items() | sort if entry.num_rows > 0 -%}
-                {%- do kept_relpaths.append(incremental_parquet__literal(relpath)) -%}
-                {%- if entry.file not in candidate_files -%}
-                    {%- do landing_files.append(entry.file) -%}
-                {%- endif -%}
-            {%- endfor -%}
-            {%- set parts_of_merge = ['select * exclude (__chrono_slot) from ' ~ changed_p] -%}
-            {%- if candidate_files | length > 0 and kept_relpaths | length > 0 -%}
-                {%- do parts_of_merge.append('select e.* from ' ~ q(tmp ~ 'existing') ~ ' as e anti join ' ~ changed_p
-                    ~ ' as c on ' ~ incremental_parquet__key_join(keys, 'e', 'c')
-                    ~ (' anti join ' ~ q(tmp ~ 'gone') ~ ' as g on ' ~ incremental_parquet__key_join(keys, 'e', 'g')
-                        if stats.deleted > 0 else '')
-                    ~ ' where e.__chrono_relpath in (' ~ (kept_relpaths | join(', ')) ~ ')') -%}
-            {%- endif -%}
-            {%- if landing_files | length > 0 -%}
-                {%- do parts_of_merge.append('select l.* exclude (__chrono_file), '
-                    ~ incremental_parquet__relpath(settings, 'l.__chrono_file') ~ ' as __chrono_relpath from '
-                    ~ incremental_parquet__read(settings, incremental_parquet__file_list(landing_files), "filename = '__chrono_file'") ~ ' as l') -%}
-            {%- endif -%}
-            {#- numbered partitions (__chrono_slot): the per-file COPYs filter on an integer, which
-                the temp table's min/max statistics prune (a string's keep only its prefix) -#}
-            {%- do run_query('create or replace temp table ' ~ q(tmp ~ 'merged') ~ ' as '
-                ~ 'with merged_rows as (' ~ (parts_of_merge | join(' union all by name ')) ~ '), '
-                ~ 'slots as (select __chrono_relpath, row_number() over (order by __chrono_relpath) as __chrono_slot '
-                ~ 'from (select distinct __chrono_relpath from merged_rows)) '
-                ~ 'select merged_rows.*, slots.__chrono_slot from merged_rows inner join slots using (__chrono_relpath) '
-                ~ 'order by slots.__chrono_slot') -%}
-            {%- set merged = q(tmp ~ 'merged') -%}
-        {%- endif -%}
-
-        {#- the written columns: the model's, in its order, then (append_new_columns) removed ones -#}
-        {%- set out_names = stored_names | list -%}
-        {%- for col in incremental_parquet__describe('select * from ' ~ merged) -%}
-            {%- if col.name not in out_names and col.name not in ('__chrono_relpath', '__chrono_slot') -%}
-                {%- do out_names.append(col.name) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- set out_cols = incremental_parquet__columns(out_names) -%}
-        {%- set order_cols = incremental_parquet__columns(settings.order_by) -%}
-        {%- set final_slots = run_query('select distinct __chrono_slot, __chrono_relpath from ' ~ merged ~ ' order by 1').rows -%}
-        {%- set final_relpaths = final_slots | map(attribute=1) | map('string') | list -%}
-
-        {#- an empty lake keeps one empty file (in the all-NULL partition) so that reads never fail -#}
-        {%- set rows_elsewhere = [] -%}
-        {%- for entry in inventory if entry.relpath not in affected and entry.num_rows > 0 -%}
-            {%- do rows_elsewhere.append(entry.relpath) -%}
-        {%- endfor -%}
-        {%- set sentinel = final_relpaths | length == 0 and rows_elsewhere | length == 0 -%}
-        {%- do timings.update({'compute': (clock.now() - mark).total_seconds()}) -%}
-
-        {#- 8. stage one sorted file per partition (a single-file COPY keeps the ORDER BY) -#}
-        {%- set mark = clock.now() -%}
-        {%- set plan = {} -%}
-        {%- for relpath in affected -%}
-            {%- do plan.update({relpath: {'relpath': relpath, 'final': none, 'phase1': none}}) -%}
-        {%- endfor -%}
-        {%- for slot, relpath in final_slots -%}
-            {%- set name = 'final_' ~ loop.index ~ '.parquet' -%}
-            {%- do run_query('copy (select ' ~ out_cols ~ ' from ' ~ merged ~ ' where __chrono_slot = '
-                ~ (slot | int) ~ ' order by ' ~ order_cols ~ ') to '
-                ~ incremental_parquet__literal(stage_dir ~ '/' ~ name) ~ ' (' ~ settings.write_options ~ ')') -%}
-            {%- do plan.update({relpath | string: {'relpath': relpath | string, 'final': name, 'phase1': none}}) -%}
-        {%- endfor -%}
-        {%- if sentinel -%}
-            {%- do run_query('copy (select ' ~ out_cols ~ ' from ' ~ merged ~ ' limit 0) to '
-                ~ incremental_parquet__literal(stage_dir ~ '/final_empty.parquet') ~ ' (' ~ settings.write_options ~ ')') -%}
-            {%- do plan.update({sentinel_relpath: {'relpath': sentinel_relpath, 'final': 'final_empty.parquet', 'phase1': none}}) -%}
-        {%- endif -%}
-        {%- for relpath in phase1_relpaths -%}
-            {%- set name = 'phase1_' ~ loop.index ~ '.parquet' -%}
-            {%- do run_query('copy (select e.* exclude (__chrono_relpath) from ' ~ incremental_parquet__quote(tmp ~ 'existing')
-                ~ ' as e anti join ' ~ incremental_parquet__quote(tmp ~ 'moved') ~ ' as m on '
-                ~ incremental_parquet__key_join(keys, 'e', 'm') ~ ' where e.__chrono_relpath = ' ~ incremental_parquet__literal(relpath)
-                ~ ' order by ' ~ incremental_parquet__columns(settings.order_by, 'e.') ~ ') to '
-                ~ incremental_parquet__literal(stage_dir ~ '/' ~ name) ~ ' (' ~ settings.write_options ~ ')') -%}
-            {%- do plan[relpath].update({'phase1': name}) -%}
-        {%- endfor -%}
-        {%- do timings.update({'write': (clock.now() - mark).total_seconds()}) -%}
-
-        {#- 9. journal and swap (the plugin) -#}
-        {%- set mark = clock.now() -%}
-        {%- set partitions = [] -%}
-        {%- for relpath, entry in plan.items() | sort -%}
-            {%- do partitions.append(entry) -%}
-        {%- endfor -%}
-        {%- do incremental_parquet__lake_op(settings, 'commit', {
-            'depth': settings.depth, 'partitions': partitions, 'grace_seconds': settings.grace_seconds}) -%}
-        {%- do timings.update({'swap': (clock.now() - mark).total_seconds()}) -%}
-        {%- do stats.update({
-            'final': partitions | selectattr('final') | list | length,
-            'phase1': partitions | selectattr('phase1') | list | length,
-            'removed': partitions | rejectattr('final') | list | length}) -%}
-    {%- else -%}
-        {%- do timings.update({'compute': (clock.now() - mark).total_seconds()}) -%}
-    {%- endif -%}
-
-    {#- 10. the view over the files -#}
-    {%- if existing_relation is not none and existing_relation.type != 'view' -%}
-        {{ adapter.drop_relation(existing_relation) }}
-    {%- endif -%}
-    {% call statement('main') -%}
-        create or replace view {{ target_relation }} as
-        {{ incremental_parquet__view_query(settings) }}
-    {%- endcall %}
-    {%- do incremental_parquet__lake_op(settings, 'release') -%}
-    {%- for name in ['delta', 'delta_unique', 'keyloc', 'existing', 'changed', 'parts', 'part_paths', 'changed_p', 'moved', 'gone', 'merged'] -%}
-        {%- do run_query('drop table if exists ' ~ incremental_parquet__quote(tmp ~ name)) -%}
+    {#- 11. view -#}
+    {%- set view_sql = incremental_parquet__view_sql(committed.file_uris, committed.columns) -%}
+    {{ incremental_parquet__create_view(existing_relation, target_relation, view_sql) }}
+    {%- do incremental_parquet__record_view(this.identifier, committed.version) -%}
+    {%- for name in temp_tables -%}
+        {%- do run_query('drop table if exists ' ~ q(name)) -%}
     {%- endfor -%}
+    {%- do run_query('drop view if exists ' ~ q(stored)) -%}
 
-    {{ log('incremental_parquet ' ~ this.identifier ~ ': ' ~ ('full refresh' if full_refresh else 'incremental')
-        ~ ', ' ~ stats.delta ~ ' delta rows, ' ~ stats.changed ~ ' changed, '
-        ~ stats.final ~ ' partitions written, ' ~ stats.phase1 ~ ' rewritten first without moved keys, '
-        ~ stats.removed ~ ' removed, of ' ~ (inventory | length) ~ ' before, ' ~ stats.deleted
-        ~ ' stored rows deleted; timings: read '
-        ~ '%.3f' | format(timings.read) ~ 's compute ' ~ '%.3f' | format(timings.compute)
-        ~ 's write ' ~ '%.3f' | format(timings.write) ~ 's swap ' ~ '%.3f' | format(timings.swap)
-        ~ 's total ' ~ '%.3f' | format((clock.now() - started_at).total_seconds()) ~ 's', info=true) }}
+    {{ log('incremental_parquet ' ~ this.identifier ~ ': ' ~ stats.mode ~ ', snapshot ' ~ committed.version
+        ~ ', ' ~ stats.delta_rows ~ ' delta rows, ' ~ stats.changed_rows ~ ' changed, ' ~ stats.deleted_rows
+        ~ ' deleted, ' ~ stats.files_written ~ ' files written, ' ~ stats.files_retired ~ ' retired, in '
+        ~ '%.2f' | format((modules.datetime.datetime.now() - started_at).total_seconds()) ~ ' s', info=true) }}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do persist_docs(target_relation, model) %}
@@ -471,3 +181,169 @@
     {{ run_hooks(post_hooks, inside_transaction=False) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#- Step 7: what the delta changes in the lake. Returns {'changed_rows', 'deleted_rows',
+    'recompute_values', 'partitions_json' (the touched partitions, in slot order),
+    'feed' (record_changes: the values of the changed and deleted rows, old and new)} and
+    leaves the temp tables changed, deleted, parts. -#}
+{% macro incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) %}
+    {%- set q = incremental_parquet__quote -%}
+    {%- set keys = settings.unique_key -%}
+    {%- set pcols = settings.partition_names -%}
+    {%- set changed, deleted, replaced, parts = tmp ~ 'changed', tmp ~ 'deleted', tmp ~ 'replaced', tmp ~ 'parts' -%}
+    {%- do temp_tables.extend([changed, deleted, replaced, parts]) -%}
+    {%- set tracked = (keys + pcols + settings.record_changes) | unique | list -%}
+    {%- set as_delta = [] -%}
+    {%- for name in out_names -%}
+        {%- do as_delta.append(q(name) if name in delta_names else 'null as ' ~ q(name)) -%}
+    {%- endfor -%}
+    {%- set stored_names = run.columns | map(attribute='name') | list -%}
+    {%- set as_stored = [] -%}
+    {%- for name in out_names -%}
+        {%- do as_stored.append('s.' ~ q(name) if name in stored_names else 'null as ' ~ q(name)) -%}
+    {%- endfor -%}
+    {%- if run.full_refresh -%}
+        {#- everything is rewritten; the old rows only tell which keys left (deleted) -#}
+        {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta))) -%}
+        {%- set old_rows = q(stored) if (tracked | reject('in', stored_names) | list | length) == 0 else '(select * from ' ~ q(delta) ~ ' where false)' -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(replaced, 'select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ old_rows ~ ' as s')) -%}
+    {%- else -%}
+        {#- stored rows this run may replace: every row when the model has no recompute set
+            (it recomputes all its rows), else those holding a recomputed value, and any with a
+            key of the delta -#}
+        {%- set candidates = 'select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ q(stored) ~ ' as s' -%}
+        {%- if recomputed is not none -%}
+            {%- set column = settings.recompute.column -%}
+            {%- set candidates = candidates ~ ' where s.' ~ q(column) ~ ' in (select value from ' ~ q(recomputed) ~ ')'
+                ~ ' or (s.' ~ q(column) ~ ' is null and exists (select 1 from ' ~ q(recomputed) ~ ' where value is null))'
+                ~ ' union select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ q(stored) ~ ' as s semi join '
+                ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd') -%}
+        {%- endif -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(replaced, candidates)) -%}
+        {#- changed: delta rows that differ from their stored version (an unchanged source
+            rewrites nothing) -#}
+        {%- do run_query(incremental_parquet__temp_table_sql(changed,
+            'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
+            ~ ' except select ' ~ (as_stored | join(', ')) ~ ' from ' ~ q(stored) ~ ' as s semi join '
+            ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd'))) -%}
+    {%- endif -%}
+    {#- deleted: replaced rows whose key the delta does not hold -#}
+    {%- do run_query(incremental_parquet__temp_table_sql(deleted,
+        'select r.* from ' ~ q(replaced) ~ ' as r anti join ' ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 'r', 'd'))) -%}
+    {#- the touched partitions: where changed rows land, where their old versions and the
+        deleted rows live (a full refresh: every partition of the delta), numbered in order -#}
+    {%- set pcol_list = incremental_parquet__columns(pcols) -%}
+    {%- set touched = 'select ' ~ pcol_list ~ ' from ' ~ q(changed) -%}
+    {%- if not run.full_refresh -%}
+        {%- set touched = touched ~ ' union select ' ~ incremental_parquet__columns(pcols, 'r.') ~ ' from ' ~ q(replaced)
+            ~ ' as r semi join ' ~ q(changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'r', 'c')
+            ~ ' union select ' ~ pcol_list ~ ' from ' ~ q(deleted) -%}
+    {%- endif -%}
+    {%- do run_query(incremental_parquet__temp_table_sql(parts,
+        'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot from (select distinct * from (' ~ touched ~ '))')) -%}
+    {%- set struct_fields = [] -%}
+    {%- for name in pcols -%}
+        {%- do struct_fields.append(incremental_parquet__literal(name) ~ ': ' ~ q(name)) -%}
+    {%- endfor -%}
+    {%- set figures = run_query(
+        'select (select cast(to_json(coalesce(list({\'values\': {' ~ (struct_fields | join(', ')) ~ '}} order by __chrono_slot), []))'
+        ~ ' as varchar) from ' ~ q(parts) ~ '), (select count(*) from ' ~ q(changed) ~ '), (select count(*) from ' ~ q(deleted)
+        ~ '), ' ~ ('(select count(*) from ' ~ q(recomputed) ~ ')' if recomputed is not none else 'null')).rows[0] -%}
+    {#- the change feed: each record_changes column's values among changed rows (new), their
+        old versions and deleted rows; a full refresh records none (everything changed) -#}
+    {%- set feed = {} -%}
+    {%- if not run.full_refresh -%}
+        {%- for name in settings.record_changes -%}
+            {%- set values = run_query(
+                'select cast(to_json(coalesce(list(distinct v order by v), [])) as varchar) from ('
+                ~ 'select ' ~ q(name) ~ ' as v from ' ~ q(changed)
+                ~ ' union select r.' ~ q(name) ~ ' from ' ~ q(replaced) ~ ' as r semi join ' ~ q(changed) ~ ' as c on '
+                ~ incremental_parquet__match(keys, 'r', 'c')
+                ~ ' union select ' ~ q(name) ~ ' from ' ~ q(deleted) ~ ')').columns[0].values()[0] -%}
+            {%- do feed.update({name: values}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return({
+        'partitions_json': figures[0], 'changed_rows': figures[1] | int, 'deleted_rows': figures[2] | int,
+        'recompute_values': none if figures[3] is none else figures[3] | int, 'feed': feed,
+        'parts': parts, 'changed': changed, 'deleted': deleted}) }}
+{% endmacro %}
+
+
+{#- Step 9: the rows of every touched partition after the run, numbered by slot (the plan's
+    order): the rows kept from the files it retires (not changed, not deleted) and the changed
+    rows. Returns the temp table's name. -#}
+{% macro incremental_parquet__merge(plan, settings, changes, out_names, tmp, temp_tables) %}
+    {%- set q = incremental_parquet__quote -%}
+    {%- set keys = settings.unique_key -%}
+    {%- set merged = tmp ~ 'merged' -%}
+    {%- do temp_tables.append(merged) -%}
+    {%- set retired_uris = [] -%}
+    {%- for slot in plan.writes if slot.retired -%}
+        {%- do retired_uris.append(slot.retired_uri) -%}
+    {%- endfor -%}
+    {%- set rows = ['select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(changes.changed)] -%}
+    {%- if retired_uris -%}
+        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql(retired_uris, []) ~ ' as k anti join '
+            ~ q(changes.changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'k', 'c') ~ ' anti join '
+            ~ q(changes.deleted) ~ ' as x on ' ~ incremental_parquet__match(keys, 'k', 'x')) -%}
+    {%- endif -%}
+    {%- do run_query(incremental_parquet__temp_table_sql(merged,
+        'select m.*, p.__chrono_slot from (' ~ (rows | join(' union all by name ')) ~ ') as m inner join '
+        ~ q(changes.parts) ~ ' as p on ' ~ incremental_parquet__match(settings.partition_names, 'm', 'p')
+        ~ ' order by p.__chrono_slot')) -%}
+    {{ return(merged) }}
+{% endmacro %}
+
+
+{#- Columns of a query: a list of {'name', 'type'}. -#}
+{% macro incremental_parquet__describe(query) %}
+    {%- set columns = [] -%}
+    {%- for row in run_query('describe ' ~ query).rows -%}
+        {%- do columns.append({'name': row[0] | string, 'type': row[1] | string}) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{% endmacro %}
+
+
+{#- The model's view (replacing a table of the same name left by another materialization). -#}
+{% macro incremental_parquet__create_view(existing_relation, target_relation, view_sql) %}
+    {%- if existing_relation is not none and existing_relation.type != 'view' -%}
+        {{ adapter.drop_relation(existing_relation) }}
+    {%- endif -%}
+    {% call statement('main') -%}
+        create or replace view {{ target_relation }} as {{ view_sql }}
+    {%- endcall %}
+{% endmacro %}
+
+
+{#- Which snapshot each incremental_parquet view of this DuckDB file reads: a downstream
+    model reads the change feed of its upstream models from the version it last consumed up
+    to the one its view reads. -#}
+{% macro incremental_parquet__record_view(identifier, version) %}
+    {%- do run_query('create table if not exists main.chrono_lake_views (model varchar primary key, version bigint)') -%}
+    {%- do run_query('insert or replace into main.chrono_lake_views values ('
+        ~ incremental_parquet__literal(identifier) ~ ', ' ~ (version | int) ~ ')') -%}
+{% endmacro %}
+
+
+{#- The snapshot version of each upstream incremental_parquet model the current model read:
+    {name: version}. -#}
+{% macro incremental_parquet__upstream_versions() %}
+    {%- set names = [] -%}
+    {%- for parent in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(parent) -%}
+        {%- if node and node.resource_type == 'model' and node.config.materialized == 'incremental_parquet' -%}
+            {%- do names.append(node.alias) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set versions = {} -%}
+    {%- if names -%}
+        {%- do run_query('create table if not exists main.chrono_lake_views (model varchar primary key, version bigint)') -%}
+        {%- for row in run_query('select model, version from main.chrono_lake_views').rows if row[0] in names -%}
+            {%- do versions.update({row[0] | string: row[1] | int}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(versions) }}
+{% endmacro %}

@@ -3,9 +3,9 @@
     calendar parts, categories and flags. Each derivation is a macro or a seed lookup and
     lives here only; the marts select and cast.
 
-    A view (the folder's default): a mart that filters it on lineage_updated_at (incremental
-    runs) has the filter pushed down to PostgreSQL, so its cost follows the delta; a mart
-    that selects no body measure (cdx_records) ships no page body. Each mart that selects a
+    A view (the folder's default): an incremental run of a mart filters it on
+    scrape_page_id (a list of ids), which DuckDB pushes down to PostgreSQL, so its cost
+    follows the delta; a mart that selects no body measure (cdx_records) ships no page body. Each mart that selects a
     body measure makes DuckDB ship and measure the bodies again: content_analytics holds them,
     so other consumers should read them there. -#}
 
@@ -44,18 +44,17 @@ archive_hosts as (
     select * from {{ ref('archive_hosts') }}
 ),
 
+-- left joins: a page whose domain (or the domain's project) is missing keeps its row, with
+-- NULL project and owner, rather than vanishing from the marts
 pages_with_project as (
     select
         scrape_pages.*,
         domains.project_id,
         projects.user_id,
-        projects.archive_source as project_archive_source,
-        greatest(
-            scrape_pages.updated_at, domains.updated_at, projects.updated_at
-        ) as lineage_updated_at
+        projects.archive_source as project_archive_source
     from scrape_pages
-    inner join domains on scrape_pages.domain_id = domains.domain_id
-    inner join projects on domains.project_id = projects.project_id
+    left join domains on scrape_pages.domain_id = domains.domain_id
+    left join projects on domains.project_id = projects.project_id
 ),
 
 urls_without_scheme as (
@@ -257,19 +256,19 @@ enriched as (
         extraction_time_ms,
         total_processing_time_ms,
 
-        -- processing calendar: when the page entered the pipeline (created_at, UTC)
-        {{ utc_date('created_at') }} as processing_date,
-        {{ utc_part('year', 'created_at') }} as processing_year,
-        {{ utc_part('month', 'created_at') }} as processing_month,
-        {{ utc_part('week', 'created_at') }} as processing_week,
+        -- processing calendar: when the page entered the pipeline (created_at, UTC); NULL
+        -- when created_at is NULL or infinite
+        {{ utc_date(finite_or_null('created_at')) }} as processing_date,
+        {{ utc_part('year', finite_or_null('created_at')) }} as processing_year,
+        {{ utc_part('month', finite_or_null('created_at')) }} as processing_month,
+        {{ utc_part('week', finite_or_null('created_at')) }} as processing_week,
 
         -- timestamps
         first_seen_at,
         last_attempt_at,
         completed_at,
         created_at,
-        updated_at,
-        lineage_updated_at
+        updated_at
     from lookups
 )
 

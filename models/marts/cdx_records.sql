@@ -1,31 +1,29 @@
 {{ config(
-    materialized='incremental_parquet',
-    partition_by=[{
-        'name': 'processing_year',
-        'data_type': 'smallint',
-        'expression': 'year(processing_date)',
-    }],
+    partition_by=[
+        {'name': 'processing_year', 'data_type': 'integer'},
+        {'name': 'processing_month', 'data_type': 'integer'},
+    ],
     unique_key='record_id',
-    delete_missing_from={'model': 'stg_chrono__scrape_pages', 'columns': ['scrape_page_id']},
+    recompute={'column': 'scrape_page_id', 'values': 'page_ids_to_recompute', 'inline': true},
+    watermark='source_clock',
+    record_changes=['processing_date'],
     order_by=['archive_date', 'domain'],
     row_group_size=20000,
 ) }}
 {#- One row per scrape page, keyed by record_id (= scrape_page_id). Stored in one file per
-    processing year (the UTC year of created_at, which never changes): a hidden partition
-    column computed from processing_date, not a column of the model. A page's capture date
-    (archive_date) has nothing to do with when it changes, so archive-year partitions had an
-    incremental run rewrite every partition; processing years keep the changes of a run in
-    the newest file(s). Inside each file the rows are sorted by archive_date then domain, in
-    row groups of 20,000 rows, so a filter on either skips row groups by their statistics
-    (bench figures in the yml). Every derivation lives in int_scrape_pages_enriched; this
-    model selects and casts to the contract's types. The import CTE reads the pages this run
-    builds (pages_to_build: in an incremental run, the changed ones); a page deleted from the
-    source is deleted here by the next incremental run (delete_missing_from). -#}
+    processing month (the UTC month of created_at, which never changes), so the changes of a
+    run land in the newest files. Inside each file the rows are sorted by archive_date then
+    domain, in row groups of 20,000 rows, so a filter on either skips row groups by their
+    statistics. Every derivation lives in int_scrape_pages_enriched; this model selects and
+    casts to the contract's types (a value out of a type's range becomes NULL: try_cast).
+    An incremental run rebuilds the pages page_ids_to_recompute names (changed since the
+    watermark, of changed domains and projects, deleted from or missing in the mart): the
+    materialization filters this model on them, a filter DuckDB pushes down to PostgreSQL. -#}
 
 with
 
 enriched_pages as (
-    {{ pages_to_build() }}
+    select * from {{ ref('int_scrape_pages_enriched') }}
 ),
 
 cdx_records as (
@@ -56,6 +54,8 @@ cdx_records as (
         cast(filter_category as varchar) as filter_category,
 
         -- numerics
+        cast(processing_year as integer) as processing_year,
+        cast(processing_month as integer) as processing_month,
         cast(archive_timestamp as bigint) as archive_timestamp,
         cast(archive_year as smallint) as archive_year,
         cast(archive_month as smallint) as archive_month,
@@ -64,11 +64,11 @@ cdx_records as (
         cast(archive_weekday as smallint) as archive_weekday,
         cast(null as bigint) as warc_offset,
         cast(null as integer) as warc_length,
-        cast(status_code as smallint) as status_code,
+        try_cast(status_code as smallint) as status_code,
         cast(content_length_bytes as bigint) as content_length,
-        cast(url_depth as smallint) as url_depth,
+        try_cast(url_depth as smallint) as url_depth,
         cast(quality_score as double) as quality_score,
-        cast(priority_score as smallint) as priority_score,
+        try_cast(priority_score as smallint) as priority_score,
         cast(fetch_time_ms as bigint) as fetch_time_ms,
         cast(extraction_time_ms as bigint) as extraction_time_ms,
         cast(total_processing_time_ms as bigint) as total_processing_time_ms,

@@ -1,21 +1,27 @@
 {{ config(
-    materialized='incremental_parquet',
-    partition_by=[{'name': 'processing_year', 'data_type': 'smallint'}],
+    partition_by=[
+        {'name': 'processing_year', 'data_type': 'integer'},
+        {'name': 'processing_month', 'data_type': 'integer'},
+    ],
     unique_key='content_id',
-    delete_missing_from={'model': 'stg_chrono__scrape_pages', 'columns': ['scrape_page_id']},
+    recompute={'column': 'scrape_page_id', 'values': 'page_ids_to_recompute', 'inline': true},
+    watermark='source_clock',
+    record_changes=['processing_date'],
     order_by=['processing_date', 'domain'],
 ) }}
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
-    cdx_records.record_id. Partition column: processing_year (from created_at, never NULL,
-    never changes). Every derivation lives in int_scrape_pages_enriched; this model selects
-    and casts to the contract's types. The import CTE reads the pages this run builds
-    (pages_to_build: in an incremental run, the changed ones); a page deleted from the source
-    is deleted here by the next incremental run (delete_missing_from). -#}
+    cdx_records.record_id. Stored in one file per processing month (from created_at, which
+    never changes), rows sorted by processing_date. Every derivation lives in
+    int_scrape_pages_enriched; this model selects and casts to the contract's types (a value
+    out of a type's range becomes NULL: try_cast). It also carries the page's scrape session,
+    status, completion time and archive source, so that project_analytics and the reporting
+    models aggregate this mart alone. An incremental run rebuilds the pages
+    page_ids_to_recompute names (see cdx_records). -#}
 
 with
 
 enriched_pages as (
-    {{ pages_to_build() }}
+    select * from {{ ref('int_scrape_pages_enriched') }}
 ),
 
 content_analytics as (
@@ -26,6 +32,7 @@ content_analytics as (
         cast(scrape_page_id as bigint) as cdx_record_id,
         cast(project_id as integer) as project_id,
         cast(domain_id as integer) as domain_id,
+        cast(scrape_session_id as integer) as scrape_session_id,
 
         -- strings
         cast(original_url as varchar) as original_url,
@@ -42,11 +49,13 @@ content_analytics as (
         cast(filter_reason as varchar) as filter_reason,
         cast(error_message as varchar) as error_message,
         cast(error_category as varchar) as error_category,
+        cast(page_status as varchar) as page_status,
+        cast(source as varchar) as source,  -- noqa: RF04
 
         -- numerics
-        cast(processing_year as smallint) as processing_year,
-        cast(processing_month as smallint) as processing_month,
-        cast(processing_week as smallint) as processing_week,
+        cast(processing_year as integer) as processing_year,
+        cast(processing_month as integer) as processing_month,
+        try_cast(processing_week as smallint) as processing_week,
         cast(content_length_bytes as bigint) as original_size_bytes,
         cast(extraction_time_ms as bigint) as extraction_time_ms,
         cast(retry_count as integer) as extraction_retry_count,
@@ -71,6 +80,7 @@ content_analytics as (
         cast(processing_date as date) as processing_date,
 
         -- timestamps
+        cast(completed_at as timestamptz) as completed_at,
         cast(created_at as timestamptz) as processing_timestamp,
         cast(created_at as timestamptz) as created_at,
         cast(updated_at as timestamptz) as updated_at

@@ -1,23 +1,24 @@
 {{ config(
-    materialized='incremental_parquet',
+    partition_by=[
+        {'name': 'event_year', 'data_type': 'integer'},
+        {'name': 'event_month', 'data_type': 'integer'},
+    ],
     unique_key='event_id',
-    watermark_column='created_at',
-    partition_by=[{'name': 'event_month', 'data_type': 'date'}],
+    recompute={'column': 'event_id', 'values': 'event_ids_to_recompute'},
+    watermark='local_clock',
+    record_changes=['event_date'],
     order_by=['event_timestamp', 'source_component'],
 ) }}
-{#- One row per event (key event_id), the SOURCE.md `events` columns in contract order with
-    the contract's types. Deduplication and typing happen in stg_events. Stored as Parquet
-    partitioned by event_month (the first day of the event's UTC month; one folder per month,
-    not the loaders' hourly folders, which hold a few hundred KB each); an incremental run
-    upserts the events accepted since the lake's greatest created_at minus the lookback. -#}
+{#- One row per event (key event_id), the events contract's columns in contract order with
+    the contract's types, plus the partition columns event_year and event_month (UTC month
+    of event_date). Deduplication and typing happen in stg_events. Stored in one file per
+    month (the loaders' hourly folders hold a few hundred KB each); an incremental run
+    rebuilds the events accepted since the watermark (event_ids_to_recompute). -#}
 
 with
 
 stg_events as (
     select * from {{ ref('stg_events') }}
-    {% if is_incremental() %}
-        where created_at > {{ incremental_watermark() }}
-    {% endif %}
 ),
 
 events as (
@@ -54,7 +55,8 @@ events as (
         cast(correlation_id as varchar) as correlation_id,
         cast(trace_id as varchar) as trace_id,
         cast(created_at as timestamp with time zone) as created_at,
-        cast(date_trunc('month', event_date) as date) as event_month
+        cast(year(event_date) as integer) as event_year,
+        cast(month(event_date) as integer) as event_month
     from stg_events
 )
 

@@ -1,56 +1,25 @@
 {{ config(
-    materialized='incremental_parquet',
-    partition_by=[{'name': 'analytics_year', 'data_type': 'smallint'}],
+    partition_by=[
+        {'name': 'analytics_year', 'data_type': 'integer'},
+        {'name': 'analytics_month', 'data_type': 'integer'},
+    ],
     unique_key='analytics_id',
-    complete_within={
-        'columns': ['analytics_date'],
-        'values_from': {'model': 'content_analytics', 'columns': ['processing_date']},
-    },
+    recompute={'column': 'analytics_date', 'values': 'project_days_to_recompute', 'inline': true},
+    watermark='source_clock',
+    record_changes=['analytics_date'],
     order_by=['analytics_date', 'aggregation_level', 'project_id'],
 ) }}
 {#- Daily aggregates of the scrape pages at three levels: per project, per domain and per
     scrape session. The day of a page is its processing_date (the UTC date of created_at, as
     in content_analytics), so the totals of a day reconcile with content_analytics. The pages
-    are read as content_analytics and cdx_records hold them (built earlier in the same run:
-    every derivation of int_scrape_pages_enriched already applied, word counts included), plus
-    the three raw columns no mart carries (scrape session, page status, completion time) from
-    the staged pages. Reading the intermediate view instead would parse every URL again and
-    ship every page from PostgreSQL a second time. An incremental run recomputes every group
-    of the days that changed pages belong to (all their pages, changed or not), and upserts
-    those rows by analytics_id. -#}
-
-{#- An incremental run first lists the days to recompute: the days of the changed pages
-    (changed_pages_condition: updated pages and the pages of changed domains and projects, as
-    content_analytics holds them after this run's update), and every day whose page count in
-    content_analytics differs from its project-level total here (pages deleted from the
-    source). It then reads the pages of those days: content_analytics is sorted by
-    processing_date, so its row groups of other days are skipped, and the staged pages are
-    read by the created_at range of those days (PostgreSQL's created_at index). The delta
-    holds every group of each day it holds (complete_within): the stored groups of those
-    days that it lacks are deleted (a domain moved away, its pages deleted), and so are the
-    stored days content_analytics no longer has at all (values_from). -#}
-{%- set changed_days = [] -%}
-{%- if is_incremental() and execute -%}
-    {%- set changed_days = run_query(
-        'select distinct cast(processing_date as varchar) as day from ' ~ ref('content_analytics')
-        ~ ' where ' ~ changed_pages_condition(incremental_watermark())
-        ~ ' union select cast(day as varchar) from ('
-        ~ 'select processing_date as day, count(*) as pages from ' ~ ref('content_analytics') ~ ' group by 1'
-        ~ ') as content_days full outer join ('
-        ~ 'select analytics_date as day, sum(total_pages_discovered) as pages from ' ~ this
-        ~ " where aggregation_level = 'project' group by 1"
-        ~ ') as stored_days using (day) where content_days.pages is distinct from stored_days.pages'
-        ~ ' order by 1'
-    ).columns[0].values() | list -%}
-{%- endif -%}
-{%- set day_literals = [] -%}
-{%- for day in changed_days -%}
-    {%- do day_literals.append("date '" ~ day ~ "'") -%}
-{%- endfor -%}
-{%- set changed_day_list = day_literals | join(', ') if day_literals else 'null' -%}
-{#- the rows of content_analytics and cdx_records this run reads: all, or those of the days to
-    recompute (both marts carry processing_date) -#}
-{%- set on_days_to_recompute = 'where processing_date in (' ~ changed_day_list ~ ')' if is_incremental() else '' -%}
+    are read from content_analytics (built earlier in the same run, every derivation already
+    applied, word counts included); projects and domains give names and statuses.
+    An incremental run recomputes every group of the days project_days_to_recompute names
+    (the days content_analytics changed since this mart last read it, and the days holding
+    pages of domains and projects changed since its watermark): the materialization filters
+    this model on those days (the filter reaches the scan of content_analytics, sorted by
+    processing_date) and replaces every stored row of those days, so groups a day lost (a
+    domain moved away, its pages deleted) are deleted. -#}
 
 with
 
@@ -72,48 +41,24 @@ content_analytics as (
         extraction_error_type,
         error_message,
         is_recoverable_error,
+        scrape_session_id,
+        page_status,
+        completed_at,
+        source,  -- noqa: RF04
         created_at,
         updated_at
     from {{ ref('content_analytics') }}
-    {{ on_days_to_recompute }}
 ),
 
-cdx_records as (
-    select
-        record_id,
-        source  -- noqa: RF04
-    from {{ ref('cdx_records') }}
-    {{ on_days_to_recompute }}
-),
-
-scrape_pages as (
-    select
-        scrape_page_id,
-        scrape_session_id,
-        page_status,
-        completed_at
-    from {{ ref('stg_chrono__scrape_pages') }}
-    {% if is_incremental() %}
-        {% if changed_days | length == 0 %}
-            where false
-        {% else %}
-            where
-                created_at >= timestamptz '{{ changed_days[0] }} 00:00:00+00'
-                and created_at < timestamptz '{{ changed_days[-1] }} 00:00:00+00' + interval 1 day
-        {% endif %}
-    {% endif %}
-),
-
--- one row per page, under the names the aggregates below use; a page that left the source
--- after content_analytics was built still counts, as it does there
+-- one row per page, under the names the aggregates below use
 pages as (
     select
         content_analytics.content_id as scrape_page_id,
         content_analytics.project_id,
         content_analytics.domain_id,
-        scrape_pages.scrape_session_id,
+        content_analytics.scrape_session_id,
         content_analytics.processing_date,
-        scrape_pages.page_status,
+        content_analytics.page_status,
         content_analytics.extraction_status,
         content_analytics.is_duplicate_content as is_duplicate,
         content_analytics.original_size_bytes as content_length_bytes,
@@ -122,18 +67,18 @@ pages as (
         content_analytics.total_processing_time_ms,
         content_analytics.fetch_time_ms,
         content_analytics.extraction_time_ms,
-        scrape_pages.completed_at,
+        content_analytics.completed_at,
         content_analytics.extraction_retry_count as retry_count,
         content_analytics.extraction_error_type as error_type,
         {{ has_error('content_analytics.extraction_error_type', 'content_analytics.error_message') }}
             as has_error,
         content_analytics.is_recoverable_error,
-        cdx_records.source,  -- noqa: RF04
+        content_analytics.source,  -- noqa: RF04
         content_analytics.created_at,
         content_analytics.updated_at
     from content_analytics
-    left join cdx_records on content_analytics.content_id = cdx_records.record_id
-    left join scrape_pages on content_analytics.content_id = scrape_pages.scrape_page_id
+    -- a page without project (no domain, or an unknown one) has no project-level group
+    where content_analytics.project_id is not null and content_analytics.processing_date is not null
 ),
 
 projects as (
@@ -289,8 +234,8 @@ project_analytics as (
         cast(aggregation_level as varchar) as aggregation_level,
 
         -- numerics
-        cast(year(analytics_date) as smallint) as analytics_year,
-        cast(month(analytics_date) as smallint) as analytics_month,
+        cast(year(analytics_date) as integer) as analytics_year,
+        cast(month(analytics_date) as integer) as analytics_month,
         cast(weekofyear(analytics_date) as smallint) as analytics_week,
         cast(total_pages_discovered as bigint) as total_pages_discovered,
         cast(total_pages_processed as bigint) as total_pages_processed,

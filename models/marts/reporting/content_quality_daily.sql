@@ -1,7 +1,14 @@
-{{ config(materialized='table') }}
+{{ config(
+    partition_by=[{'name': 'processing_year', 'data_type': 'integer'}],
+    unique_key=['processing_date', 'quality_bucket_rank'],
+    recompute={'column': 'processing_date', 'values': 'content_days_to_recompute', 'inline': true},
+    order_by=['processing_date', 'quality_bucket_rank'],
+) }}
 {#- The content quality distribution per processing day: pages per quality bucket with their
     word totals, so the analytics API's distribution over any date range is a sum over a few
-    rows per day. -#}
+    rows per day. An incremental run recomputes the days content_analytics changed (its
+    change feed). Pages without a processing date (created_at NULL or infinite) are left
+    out. -#}
 
 with
 
@@ -21,12 +28,13 @@ bucketed as (
             else 5
         end as quality_bucket_rank
     from content_analytics
-    where content_quality_score is not null
+    where content_quality_score is not null and processing_date is not null
 ),
 
 content_quality_daily as (
     select
         processing_date,
+        cast(year(processing_date) as integer) as processing_year,
         quality_bucket_rank,
         case quality_bucket_rank
             when 1 then 'Excellent (0.9-1.0)'

@@ -1,4 +1,8 @@
-{{ config(materialized='table') }}
+{{ config(
+    partition_by=[{'name': 'archive_year', 'data_type': 'integer'}],
+    unique_key=['domain', 'domain_category', 'archive_month_start'],
+    order_by=['archive_month_start', 'domain'],
+) }}
 {#- The analytics API's domain analysis, pre-aggregated per domain, domain category and archive
     month: sums and counts (not averages), so a date range of whole months sums a few rows per
     domain and the averages stay exact. -#}
@@ -24,7 +28,7 @@ records as (
         date_trunc('month', cdx_records.archive_date) as archive_month_start
     from cdx_records
     left join content_analytics on cdx_records.record_id = content_analytics.cdx_record_id
-    where cdx_records.archive_date is not null
+    where cdx_records.archive_date is not null and cdx_records.domain is not null
 ),
 
 domain_archive_monthly as (
@@ -32,6 +36,7 @@ domain_archive_monthly as (
         domain,
         domain_category,
         cast(archive_month_start as date) as archive_month_start,
+        cast(year(archive_month_start) as integer) as archive_year,
         count(*) as record_count,
         count(quality_score) as scored_records,
         sum(quality_score) as quality_score_sum,

@@ -1,4 +1,9 @@
-{{ config(materialized='table') }}
+{{ config(
+    partition_by=[{'name': 'event_year', 'data_type': 'integer'}],
+    unique_key=['hour_at', 'source_component'],
+    recompute={'column': 'event_date', 'values': 'event_days_to_recompute', 'inline': true},
+    order_by=['hour_at', 'source_component'],
+) }}
 {#- The analytics service's system performance query, pre-aggregated: one row per UTC hour and
     source component. error_count counts every event of the component with severity 'error' or
     'critical' (whatever its type); the averages are over its system_metric and performance
@@ -31,9 +36,11 @@ system_performance_hourly as (
         avg(duration_ms) filter (where is_metric) as avg_duration_ms,
         avg(memory_usage_mb) filter (where is_metric) as avg_memory_usage_mb,
         avg(cpu_usage_percent) filter (where is_metric) as avg_cpu_usage_percent,
-        cast(date_trunc('hour', event_utc_datetime) as timestamp) at time zone 'UTC' as hour_at
+        cast(date_trunc('hour', event_utc_datetime) as timestamp) at time zone 'UTC' as hour_at,
+        cast(event_utc_datetime as date) as event_date,
+        cast(year(event_utc_datetime) as integer) as event_year
     from classified
-    group by source_component, date_trunc('hour', event_utc_datetime)
+    group by source_component, date_trunc('hour', event_utc_datetime), cast(event_utc_datetime as date), year(event_utc_datetime)
 )
 
 select * from system_performance_hourly

@@ -1,0 +1,207 @@
+{#- What an incremental run of a mart recomputes (the `recompute.values` macros of the
+    incremental_parquet models) and the clock its watermark comes from (`watermark`).
+    A recompute macro gets `run` = {'since': the previous run's watermark minus the lookback
+    (text, UTC) or none, 'stored': the relation of the mart's current snapshot, 'model': its
+    name, 'upstream': {model: snapshot version it consumed last time}} and returns a SQL query
+    of the values to recompute, or none to recompute every row. It runs when the mart is
+    built, never when it is rendered. -#}
+
+{#- The source's clock: PostgreSQL's statement time, held back to the start of the oldest
+    transaction still open on the source (other than the warehouse's own sessions): a row that
+    transaction writes carries an updated_at from its start (transaction time) and commits
+    later, so the next run must look back to it. Without the pg_read_all_stats privilege the
+    other sessions' start times are hidden, and the statement time is used (the lookback
+    covers short transactions). -#}
+{% macro source_clock() %}
+    {%- set pg_sql -%}
+        select least(
+            statement_timestamp(),
+            coalesce(
+                (
+                    select min(xact_start) from pg_stat_activity
+                    where xact_start is not null and pid <> pg_backend_pid()
+                        and datname = current_database() and usename is distinct from current_user
+                ),
+                'infinity'
+            )
+        ) as clock
+    {%- endset -%}
+    {{ return('select cast(clock as varchar) from postgres_query(' ~ chrono_pg_literal(pg_sql) ~ ')') }}
+{% endmacro %}
+
+{#- 'chrono_pg', <SQL text as a DuckDB literal>: the arguments of postgres_query(). -#}
+{% macro chrono_pg_literal(pg_sql) -%}
+    'chrono_pg', '{{ pg_sql | replace("'", "''") }}'
+{%- endmacro %}
+
+{#- A PostgreSQL condition: `column` changed since `since`, or holds a value no time
+    comparison can place (NULL, infinity, -infinity): such rows are recomputed every run. -#}
+{% macro changed_since_condition(column, since) -%}
+    ({{ column }} >= '{{ since }}' or {{ column }} is null or {{ column }} = 'infinity' or {{ column }} = '-infinity')
+{%- endmacro %}
+
+{#- The ids of the source pages an incremental run of a page mart (cdx_records,
+    content_analytics) rebuilds, given `run` (see above):
+    - pages changed since the watermark (updated_at; NULL and infinite values every run), and
+      every page of a domain or project changed since then (a moved domain, a renamed
+      project: values the marts copy onto each page), found in PostgreSQL through its
+      indexes (one union of index scans);
+    - pages deleted from the source, and pages missing from the mart whatever their
+      updated_at: the source's page count per day (UTC date of created_at, from its index)
+      is compared with the mart's; for the days that differ only, the ids of both sides are
+      read and every id on one side only is rebuilt (a deleted page: deleted from the mart).
+    NULL when the mart has no watermark yet (everything is rebuilt). -#}
+{% macro page_ids_to_recompute(run) %}
+    {%- if run.since is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set changed_pages -%}
+        select id from scrape_pages where {{ changed_since_condition('updated_at', run.since) }}
+        union
+        select pages.id from scrape_pages as pages
+        inner join domains on pages.domain_id = domains.id
+        where {{ changed_since_condition('domains.updated_at', run.since) }}
+        union
+        select pages.id from scrape_pages as pages
+        inner join domains on pages.domain_id = domains.id
+        inner join projects on domains.project_id = projects.id
+        where {{ changed_since_condition('projects.updated_at', run.since) }}
+    {%- endset -%}
+    {%- set source_days -%}
+        select
+            case when isfinite(created_at) then (created_at at time zone 'UTC')::date end as day,
+            count(*) as pages
+        from scrape_pages
+        group by 1
+    {%- endset -%}
+    {%- set differing_days = run_query(
+        'select cast(day as varchar) from (select * from postgres_query(' ~ chrono_pg_literal(source_days) ~ ')) as source_days'
+        ~ ' full outer join (select processing_date as day, count(*) as pages from ' ~ run.stored ~ ' group by 1) as mart_days'
+        ~ ' using (day) where source_days.pages is distinct from mart_days.pages'
+    ).columns[0].values() | list -%}
+    {%- set ids = 'select id from postgres_query(' ~ chrono_pg_literal(changed_pages) ~ ')' -%}
+    {%- if differing_days -%}
+        {%- set ranges, mart_days = [], [] -%}
+        {%- for day in differing_days -%}
+            {%- if day is none -%}
+                {%- do ranges.append("(created_at is null or not isfinite(created_at))") -%}
+                {%- do mart_days.append('processing_date is null') -%}
+            {%- else -%}
+                {%- do ranges.append("(created_at >= '" ~ day ~ " 00:00:00+00' and created_at < date '" ~ day
+                    ~ "' + 1 at time zone 'UTC')") -%}
+                {%- do mart_days.append("processing_date = date '" ~ day ~ "'") -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set source_ids = 'select id from postgres_query('
+            ~ chrono_pg_literal('select id from scrape_pages where ' ~ (ranges | join(' or '))) ~ ')' -%}
+        {%- set mart_ids = 'select scrape_page_id from ' ~ run.stored ~ ' where ' ~ (mart_days | join(' or ')) -%}
+        {%- set ids = ids ~ ' union ((' ~ source_ids ~ ' except ' ~ mart_ids ~ ') union (' ~ mart_ids ~ ' except ' ~ source_ids ~ '))' -%}
+    {%- endif -%}
+    {{ return(ids) }}
+{% endmacro %}
+
+{#- The ids of domains and projects changed since `since` (PostgreSQL), as two DuckDB queries:
+    {'domains': ..., 'projects': ...}. -#}
+{% macro changed_domains_and_projects(since) %}
+    {{ return({
+        'domains': 'select id from postgres_query(' ~ chrono_pg_literal(
+            'select id from domains where ' ~ changed_since_condition('updated_at', since)) ~ ')',
+        'projects': 'select id from postgres_query(' ~ chrono_pg_literal(
+            'select id from projects where ' ~ changed_since_condition('updated_at', since)) ~ ')',
+    }) }}
+{% endmacro %}
+
+{#- The values of `column` that the upstream incremental_parquet model `upstream` changed
+    since the snapshot the current model consumed last (`run.upstream`), up to the snapshot
+    the current run reads: its change feed. None when the feed cannot tell (the current model
+    never consumed it, or the snapshots in between are gone): recompute everything. -#}
+{% macro upstream_changes(run, upstream, column) %}
+    {%- set consumed = run.upstream.get(upstream) -%}
+    {%- set reading = incremental_parquet__upstream_versions().get(upstream) -%}
+    {%- if consumed is none or reading is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = [] -%}
+    {%- for candidate in graph.nodes.values() if candidate.resource_type == 'model' and candidate.alias == upstream -%}
+        {%- do node.append(candidate) -%}
+    {%- endfor -%}
+    {%- set feed = incremental_parquet__call('changes_since', {
+        'column': column, 'after_version': consumed, 'upto_version': reading},
+        cfg=node[0].config, identifier=upstream) -%}
+    {{ return(feed['values']) }}
+{% endmacro %}
+
+{#- A SQL query of one column `value` holding `values` (a list of date strings, numbers or
+    NULL), for a recompute macro. -#}
+{% macro values_query(values, data_type) %}
+    {%- if values | length == 0 -%}
+        {{ return('select cast(null as ' ~ data_type ~ ') as value where false') }}
+    {%- endif -%}
+    {%- set rows = [] -%}
+    {%- for value in values -%}
+        {%- do rows.append('(cast(' ~ ('null' if value is none else incremental_parquet__literal(value)) ~ ' as ' ~ data_type ~ '))') -%}
+    {%- endfor -%}
+    {{ return('select value from (values ' ~ (rows | join(', ')) ~ ') as feed(value)') }}
+{% endmacro %}
+
+{#- The processing days project_analytics recomputes: the days content_analytics changed
+    since project_analytics last read it (its change feed: changed, moved and deleted pages),
+    and the days holding pages of a domain or project changed since its watermark (names,
+    statuses and archive sources it copies). None (everything) when the feed cannot tell. -#}
+{% macro project_days_to_recompute(run) %}
+    {{ return(days_changed_upstream(run, ['content_analytics'], include_domain_changes=true)) }}
+{% endmacro %}
+
+{#- The processing days a reporting model over content_analytics recomputes: the days its
+    change feed names. -#}
+{% macro content_days_to_recompute(run) %}
+    {{ return(days_changed_upstream(run, ['content_analytics'])) }}
+{% endmacro %}
+
+{#- The processing days the page marts `upstreams` changed (change feed of processing_date),
+    plus, with include_domain_changes, the days holding pages of domains or projects changed
+    since run.since. None when a feed cannot tell. -#}
+{% macro days_changed_upstream(run, upstreams, include_domain_changes=false) %}
+    {%- set days = [] -%}
+    {%- for upstream in upstreams -%}
+        {%- set changed = upstream_changes(run, upstream, 'processing_date') -%}
+        {%- if changed is none -%}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- do days.extend(changed) -%}
+    {%- endfor -%}
+    {%- set query = values_query(days | unique | list, 'date') -%}
+    {%- if include_domain_changes -%}
+        {%- if run.since is none -%}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- set changed = changed_domains_and_projects(run.since) -%}
+        {%- set query = query ~ ' union select processing_date from ' ~ ref('content_analytics')
+            ~ ' where domain_id in (' ~ changed.domains ~ ') or project_id in (' ~ changed.projects ~ ')' -%}
+    {%- endif -%}
+    {{ return(query) }}
+{% endmacro %}
+
+{#- The local clock (DuckDB's now()): the watermark of the events mart, whose source is the
+    raw events lake the loaders write on this machine. -#}
+{% macro local_clock() %}
+    {{ return('select cast(now() as varchar)') }}
+{% endmacro %}
+
+{#- The events the events mart rebuilds: those accepted (created_at) since the watermark. The
+    loaders stamp created_at when they accept an event and write its file within their flush
+    interval, well inside the lookback. None before the first watermark. -#}
+{% macro event_ids_to_recompute(run) %}
+    {%- if run.since is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("select event_id from " ~ ref('stg_events') ~ " where created_at >= timestamptz '" ~ run.since
+        ~ "' or created_at is null or not isfinite(created_at)") }}
+{% endmacro %}
+
+{#- The event days a reporting model over the events mart recomputes: the days its change
+    feed names. -#}
+{% macro event_days_to_recompute(run) %}
+    {%- set changed = upstream_changes(run, 'events', 'event_date') -%}
+    {{ return(none if changed is none else values_query(changed, 'date')) }}
+{% endmacro %}

@@ -1,0 +1,131 @@
+{#- The SQL of the incremental_parquet materialization (incremental_parquet.sql): small macros
+    that return statements as strings, and the call of the Python side through the chrono_lake
+    DuckDB function. Arguments are documented in macros/_macros.yml. -#}
+
+{#- A double-quoted DuckDB identifier. -#}
+{% macro incremental_parquet__quote(name) -%}
+    "{{ name | replace('"', '""') }}"
+{%- endmacro %}
+
+{#- A single-quoted DuckDB string literal. -#}
+{% macro incremental_parquet__literal(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+{#- Column names, quoted and comma-separated; `prefix` qualifies each (e.g. 'd.'). -#}
+{% macro incremental_parquet__columns(names, prefix='') -%}
+    {%- for name in names -%}
+        {{ prefix }}{{ incremental_parquet__quote(name) }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- `left.k1 is not distinct from right.k1 and ...` over `names`. -#}
+{% macro incremental_parquet__match(names, left, right) -%}
+    {%- for name in names -%}
+        {{ left }}.{{ incremental_parquet__quote(name) }} is not distinct from {{ right }}.{{ incremental_parquet__quote(name) }}
+        {{- ' and ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- The raw configuration the Python side validates (lake/settings.py): the model's config
+    keys, with the lookback resolved from the vars (--vars lookback_hours, then the model's
+    `lookback`, then the project var lookback_hours). -#}
+{% macro incremental_parquet__raw_config(cfg) %}
+    {%- set cli_vars = invocation_args_dict.get('vars') or {} -%}
+    {%- set cli_vars = fromyaml(cli_vars) or {} if cli_vars is string else cli_vars -%}
+    {%- if cli_vars is mapping and 'lookback_hours' in cli_vars -%}
+        {%- set lookback = cli_vars['lookback_hours'] -%}
+    {%- elif cfg.get('lookback') is not none -%}
+        {%- set lookback = cfg.get('lookback') -%}
+    {%- else -%}
+        {%- set lookback = var('lookback_hours', 1) -%}
+    {%- endif -%}
+    {%- set raw = {'lookback': lookback} -%}
+    {%- for key in ['location', 'partition_by', 'unique_key', 'order_by', 'recompute', 'watermark',
+                    'record_changes', 'retention_seconds', 'history_snapshots', 'lock_timeout_seconds',
+                    'on_schema_change', 'compression', 'compression_level', 'row_group_size'] -%}
+        {%- if cfg.get(key) is not none -%}
+            {%- do raw.update({key: cfg.get(key)}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if raw.get('retention_seconds') is none and env_var('CHRONO_LAKE_RETENTION_SECONDS', '') != '' -%}
+        {%- do raw.update({'retention_seconds': env_var('CHRONO_LAKE_RETENTION_SECONDS')}) -%}
+    {%- endif -%}
+    {{ return(raw) }}
+{% endmacro %}
+
+{#- Send one request to the lake's Python side (chrono_analytics.lake.channel) and return its
+    result; a refusal (bad config, lake locked, layout changed, ...) raises with its message.
+    `cfg` and `identifier` name the model (default: the one being built). -#}
+{% macro incremental_parquet__call(op, extra=none, cfg=none, identifier=none) %}
+    {%- set request = {
+        'op': op,
+        'model': identifier or this.identifier,
+        'external_root': adapter.external_root(),
+        'config': incremental_parquet__raw_config(cfg if cfg is not none else config),
+    } -%}
+    {%- do request.update(extra or {}) -%}
+    {%- set answer = fromjson(run_query(
+        'select chrono_lake(' ~ incremental_parquet__literal(tojson(request)) ~ ')').columns[0].values()[0]) -%}
+    {%- if not answer.ok -%}
+        {{ exceptions.raise_compiler_error(answer.error) }}
+    {%- endif -%}
+    {{ return(answer.result) }}
+{% endmacro %}
+
+{#- read_parquet over a list of files (their partition columns are stored inside them), or a
+    typed empty select of `columns` when there is none. -#}
+{% macro incremental_parquet__files_sql(files, columns, extra=none) %}
+    {%- if files | length == 0 -%}
+        {%- set typed = [] -%}
+        {%- for column in columns -%}
+            {%- do typed.append('cast(null as ' ~ column.type ~ ') as ' ~ incremental_parquet__quote(column.name)) -%}
+        {%- endfor -%}
+        {{ return('(select ' ~ (typed | join(', ') if typed else '1 as __chrono_empty') ~ ' where false)') }}
+    {%- endif -%}
+    {%- set listed = [] -%}
+    {%- for file in files -%}
+        {%- do listed.append(incremental_parquet__literal(file)) -%}
+    {%- endfor -%}
+    {{ return('read_parquet([' ~ (listed | join(', ')) ~ '], union_by_name = true'
+        ~ (', ' ~ extra if extra else '') ~ ')') }}
+{% endmacro %}
+
+{#- The query of a model's view: its columns, in order, from the files of one snapshot. -#}
+{% macro incremental_parquet__view_sql(files, columns) %}
+    {%- set names = columns | map(attribute='name') | list -%}
+    {{ return('select ' ~ incremental_parquet__columns(names) ~ ' from '
+        ~ incremental_parquet__files_sql(files, columns)) }}
+{% endmacro %}
+
+{#- `create temp table <name> as <query>`. -#}
+{% macro incremental_parquet__temp_table_sql(name, query) %}
+    {{ return('create or replace temp table ' ~ incremental_parquet__quote(name) ~ ' as ' ~ query) }}
+{% endmacro %}
+
+{#- The values of `column` an incremental run rebuilds, as the filter DuckDB pushes down
+    (`column in (v1, v2, ...)`, `or column is null` when NULL is among them), from the temp
+    table `table` (one column, `value`). -#}
+{% macro incremental_parquet__inline_filter_sql(column, table) %}
+    {%- set found = run_query(
+        "select string_agg(case when typeof(value) in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', "
+        ~ "'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') then cast(value as varchar) "
+        ~ "else '''' || replace(cast(value as varchar), '''', '''''') || '''' end, ', ' order by value), "
+        ~ "count(*) filter (where value is null) from " ~ incremental_parquet__quote(table)).rows[0] -%}
+    {%- set parts = [] -%}
+    {%- if found[0] is not none -%}
+        {%- do parts.append(incremental_parquet__quote(column) ~ ' in (' ~ found[0] ~ ')') -%}
+    {%- endif -%}
+    {%- if (found[1] | int) > 0 -%}
+        {%- do parts.append(incremental_parquet__quote(column) ~ ' is null') -%}
+    {%- endif -%}
+    {{ return(parts | join(' or ') if parts else 'false') }}
+{% endmacro %}
+
+{#- The delta: the model's rows this run rebuilds (all of them, or those whose recompute
+    column holds a value of the recompute set), one row per key (the greatest watermark, then
+    every column, breaks ties). -#}
+{% macro incremental_parquet__delta_sql(sql, recompute_filter) %}
+    {{ return('select * from (\n' ~ sql ~ '\n) as model_rows'
+        ~ ('\nwhere ' ~ recompute_filter if recompute_filter else '')) }}
+{% endmacro %}

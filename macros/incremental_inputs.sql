@@ -75,9 +75,9 @@
         group by 1
     {%- endset -%}
     {%- set differing_days = run_query(
-        'select cast(day as varchar) from (select * from postgres_query(' ~ chrono_pg_literal(source_days) ~ ')) as source_days'
+        'select cast(coalesce(source_days.day, mart_days.day) as varchar) from (select * from postgres_query(' ~ chrono_pg_literal(source_days) ~ ')) as source_days'
         ~ ' full outer join (select processing_date as day, count(*) as pages from ' ~ run.stored ~ ' group by 1) as mart_days'
-        ~ ' using (day) where source_days.pages is distinct from mart_days.pages'
+        ~ ' on source_days.day is not distinct from mart_days.day where source_days.pages is distinct from mart_days.pages'
     ).columns[0].values() | list -%}
     {%- set ids = 'select id from postgres_query(' ~ chrono_pg_literal(changed_pages) ~ ')' -%}
     {%- if differing_days -%}
@@ -87,8 +87,8 @@
                 {%- do ranges.append("(created_at is null or not isfinite(created_at))") -%}
                 {%- do mart_days.append('processing_date is null') -%}
             {%- else -%}
-                {%- do ranges.append("(created_at >= '" ~ day ~ " 00:00:00+00' and created_at < date '" ~ day
-                    ~ "' + 1 at time zone 'UTC')") -%}
+                {%- do ranges.append("(created_at >= timestamptz '" ~ day ~ " 00:00:00+00' and created_at < timestamptz '"
+                    ~ day ~ " 00:00:00+00' + interval '24 hours')") -%}
                 {%- do mart_days.append("processing_date = date '" ~ day ~ "'") -%}
             {%- endif -%}
         {%- endfor -%}

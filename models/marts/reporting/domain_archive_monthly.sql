@@ -39,7 +39,9 @@ domain_archive_monthly as (
         cast(year(archive_month_start) as integer) as archive_year,
         count(*) as record_count,
         count(quality_score) as scored_records,
-        sum(quality_score) as quality_score_sum,
+        -- an exact decimal sum: a double sum depends on the order of the rows, so a recomputed
+        -- row would differ in the last bits and be rewritten with no change
+        sum(cast(quality_score as decimal(18, 3))) as quality_score_sum,
         count(content_length) as sized_records,
         sum(content_length) as content_length_sum,
         count(*) filter (where is_high_value_content) as high_value_count,

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PAGES ?= 100000
 
-.PHONY: demo test setup lint sqlfluff pytest dbt-test bench docs clean db-down
+.PHONY: demo test setup bench docs clean db-down
 
 demo: setup  ## run the whole pipeline on the embedded default and print a summary
 	$(BIN)/chrono-analytics demo --pages $(PAGES)

@@ -42,19 +42,7 @@ from chrono_analytics.events import Event, EventWriter, compact, read_sql  # noq
 START = datetime(2024, 1, 1, tzinfo=UTC)
 HOURS = 24
 
-_CLI = """
-import argparse, sys
-try:
-    from chrono_analytics.cli import main
-except Exception:  # the main CLI unavailable: the same handlers through register()
-    from chrono_analytics.events.cli import register
-    def main(argv):
-        parser = argparse.ArgumentParser(prog="chrono-analytics")
-        register(parser.add_subparsers(dest="command", required=True))
-        args = parser.parse_args(argv)
-        return args.handler(args)
-sys.exit(main(sys.argv[1:]))
-"""
+_CLI = "import sys; from chrono_analytics.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def make_events(n: int, seed: int = 42) -> list[Event]:

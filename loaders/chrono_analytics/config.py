@@ -1,17 +1,39 @@
 """Configuration by environment variables, each with a documented default.
 
-Every variable the project reads is listed here (and in the README):
+Every environment variable the project reads is listed here (and in the README's
+configuration table); ``test_cli.py`` fails when code reads a ``CHRONO_*`` variable this list
+does not name. Here an empty value counts as unset. The paths below are resolved here, once: a
+relative one is taken relative to the project root (the folder holding ``dbt_project.yml``,
+where dbt runs), so code that asks this module and dbt find the same files from any working
+directory.
 
-CHRONO_HOME          state folder (embedded PostgreSQL data, logs); default ``<project>/.chrono``
-CHRONO_PG_DSN        libpq DSN of the source PostgreSQL; when unset, the embedded server is used
-CHRONO_PG_PORT       TCP port of the embedded server on 127.0.0.1; default 55432
-CHRONO_PG_DATABASE   database name on the embedded server; default ``chrono_scraper``
-CHRONO_LAKE_ROOT     root folder of the Parquet lake; default ``<project>/lake``
-CHRONO_DUCKDB_PATH   DuckDB file holding the views over the lake;
-                     default ``<project>/chrono_analytics.duckdb``
+CHRONO_PG_DSN               libpq DSN of the source PostgreSQL; default: the embedded server
+                            (``host=127.0.0.1 port=<CHRONO_PG_PORT> dbname=<CHRONO_PG_DATABASE>
+                            user=postgres``)
+CHRONO_PG_PORT              TCP port of the embedded server on 127.0.0.1; default 55432
+CHRONO_PG_DATABASE          database name on the embedded server; default ``chrono_scraper``
+CHRONO_HOME                 state folder of the embedded server (``pgdata/``, ``postgres.log``);
+                            default ``<project>/.chrono``
+CHRONO_LAKE_ROOT            root folder of the Parquet lake; default ``<project>/lake``
+CHRONO_DUCKDB_PATH          dbt's DuckDB file (views over the lake, reporting tables);
+                            default ``<project>/chrono_analytics.duckdb``
+CHRONO_DUCKDB_MEMORY_LIMIT  DuckDB's memory budget in dbt runs (read by ``profiles.yml`` only);
+                            default ``3GB``
+CHRONO_EVENTS_ROOT          root folder of the raw application events;
+                            default ``<CHRONO_LAKE_ROOT>/raw/events``
+CHRONO_VERBOSE              when set (and not ``0``), ``chrono-analytics`` prints how long the
+                            command took; default unset
+CHRONO_LAKE_CRASH_AT        test hook of ``lake.py``: SIGKILL at a named point of a swap;
+                            default unset (never set it outside tests)
+CHRONO_LAKE_SWAP_DELAY_MS   test hook of ``lake.py``: sleep after each rename of a swap;
+                            default unset (never set it outside tests)
 
-``profiles.yml`` repeats the defaults of the last four so that a plain ``dbt build`` run from
-the project root works; ``test_config.py`` checks that both places agree.
+``make`` also reads ``PAGES`` (pages ``make demo`` generates; default 100000) and ``PYTHON``
+(the interpreter that creates ``.venv``; default ``python3``) from the environment.
+
+dbt reads the variables itself: ``profiles.yml`` (DSN, port, database, DuckDB file, memory
+limit, lake root) and ``models/staging/events/_events__sources.yml`` (events root) repeat the
+defaults above; ``test_cli.py`` checks that they agree with this module.
 """
 
 from __future__ import annotations
@@ -25,6 +47,11 @@ from chrono_analytics.errors import UserFacingError
 DEFAULT_PG_PORT = 55432
 DEFAULT_PG_DATABASE = "chrono_scraper"
 DEFAULT_PG_USER = "postgres"
+DEFAULT_HOME = ".chrono"
+DEFAULT_LAKE_ROOT = "lake"
+DEFAULT_DUCKDB_PATH = "chrono_analytics.duckdb"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+EVENTS_UNDER_LAKE = Path("raw", "events")
 
 
 def project_root() -> Path:
@@ -36,6 +63,47 @@ def project_root() -> Path:
     return here
 
 
+def _env(name: str) -> str | None:
+    """The variable's value, or None when it is unset or empty."""
+    return os.environ.get(name) or None
+
+
+def _path_env(name: str, default: str | Path) -> Path:
+    """``$name`` (else ``default``) as an absolute path; relative means under the project."""
+    return (project_root() / (_env(name) or default)).resolve()
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UserFacingError(f"{name}={raw!r} is not an integer port number") from None
+
+
+def home() -> Path:
+    return _path_env("CHRONO_HOME", DEFAULT_HOME)
+
+
+def lake_root() -> Path:
+    return _path_env("CHRONO_LAKE_ROOT", DEFAULT_LAKE_ROOT)
+
+
+def duckdb_path() -> Path:
+    return _path_env("CHRONO_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
+
+
+def events_root() -> Path:
+    """``$CHRONO_EVENTS_ROOT``, else ``<lake root>/raw/events`` (as dbt's events source)."""
+    return _path_env("CHRONO_EVENTS_ROOT", lake_root() / EVENTS_UNDER_LAKE)
+
+
+def verbose() -> bool:
+    return (_env("CHRONO_VERBOSE") or "0") != "0"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -44,6 +112,7 @@ class Settings:
     explicit_dsn: str | None
     lake_root: Path
     duckdb_path: Path
+    events_root: Path
 
     @property
     def uses_embedded_server(self) -> bool:
@@ -65,25 +134,14 @@ def embedded_dsn(port: int, database: str = DEFAULT_PG_DATABASE) -> str:
     return f"host=127.0.0.1 port={port} dbname={database} user={DEFAULT_PG_USER}"
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise UserFacingError(f"{name}={raw!r} is not an integer port number") from None
-
-
 def load_settings() -> Settings:
-    root = project_root()
+    """Every setting, read from the environment now."""
     return Settings(
-        home=Path(os.environ.get("CHRONO_HOME") or root / ".chrono").resolve(),
+        home=home(),
         pg_port=_int_env("CHRONO_PG_PORT", DEFAULT_PG_PORT),
-        pg_database=os.environ.get("CHRONO_PG_DATABASE") or DEFAULT_PG_DATABASE,
-        explicit_dsn=os.environ.get("CHRONO_PG_DSN") or None,
-        lake_root=Path(os.environ.get("CHRONO_LAKE_ROOT") or root / "lake").resolve(),
-        duckdb_path=Path(
-            os.environ.get("CHRONO_DUCKDB_PATH") or root / "chrono_analytics.duckdb"
-        ).resolve(),
+        pg_database=_env("CHRONO_PG_DATABASE") or DEFAULT_PG_DATABASE,
+        explicit_dsn=_env("CHRONO_PG_DSN"),
+        lake_root=lake_root(),
+        duckdb_path=duckdb_path(),
+        events_root=events_root(),
     )

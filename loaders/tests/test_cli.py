@@ -1,18 +1,24 @@
-"""The CLI and the embedded server: clear one-line errors, idempotent start, real data."""
+"""The CLI, its configuration and the embedded server: one-line errors, one resolution of each
+setting, idempotent start, real data."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
 import yaml
 
-from chrono_analytics import source_db
+from chrono_analytics import config, source_db
+from chrono_analytics.cli import CliParser, _HelpFormatter, build_parser
 from chrono_analytics.config import DEFAULT_PG_DATABASE, DEFAULT_PG_PORT, embedded_dsn
 from chrono_analytics.pgserver import EmbeddedServer, free_port
 
@@ -132,6 +138,20 @@ def test_profiles_defaults_agree_with_the_python_settings() -> None:
         f"host=127.0.0.1 port={DEFAULT_PG_PORT} dbname={DEFAULT_PG_DATABASE} user=postgres"
     )
     assert output["attach"][0]["read_only"] is True
+    assert (
+        output["path"] == f"{{{{ env_var('CHRONO_DUCKDB_PATH', '{config.DEFAULT_DUCKDB_PATH}') }}}}"
+    )
+    assert output["external_root"] == (
+        f"{{{{ env_var('CHRONO_LAKE_ROOT', '{config.DEFAULT_LAKE_ROOT}') }}}}"
+    )
+    assert output["settings"]["memory_limit"] == (
+        f"{{{{ env_var('CHRONO_DUCKDB_MEMORY_LIMIT', '{config.DEFAULT_DUCKDB_MEMORY_LIMIT}') }}}}"
+    )
+    events_source = (PROJECT_ROOT / "models/staging/events/_events__sources.yml").read_text()
+    assert (
+        "(env_var('CHRONO_EVENTS_ROOT', '') or ((env_var('CHRONO_LAKE_ROOT', '') or "
+        f"'{config.DEFAULT_LAKE_ROOT}') ~ '/{config.EVENTS_UNDER_LAKE.as_posix()}'))"
+    ) in events_source
 
 
 @pytest.mark.parametrize("bad_port", ["abc", "55x"])
@@ -140,3 +160,353 @@ def test_a_non_numeric_port_is_a_clear_error(bad_port: str) -> None:
     assert result.returncode != 0
     assert f"CHRONO_PG_PORT='{bad_port}' is not an integer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# The command line: --version, help, one-line usage errors with suggestions
+# ---------------------------------------------------------------------------------------
+
+
+def test_version_is_the_installed_package_version() -> None:
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"chrono-analytics {pyproject['project']['version']}\n"
+
+
+USAGE_ERRORS = [
+    (
+        ["db", "statsu"],
+        "error: unknown command 'db statsu'; did you mean 'db status'? "
+        "(see chrono-analytics db --help)",
+    ),
+    (["dbb"], "error: unknown command 'dbb'; did you mean 'db'? (see chrono-analytics --help)"),
+    (
+        ["events", "injest"],
+        "error: unknown command 'events injest'; did you mean 'events ingest'? "
+        "(see chrono-analytics events --help)",
+    ),
+    (
+        ["frobnicate"],
+        "error: unknown command 'frobnicate'; choose from setup, db, demo, events "
+        "(see chrono-analytics --help)",
+    ),
+    (
+        [],
+        "error: missing command; choose one of setup, db, demo, events "
+        "(see chrono-analytics --help)",
+    ),
+    (
+        ["db"],
+        "error: missing command after 'db'; choose one of up, down, status, seed "
+        "(see chrono-analytics db --help)",
+    ),
+    (
+        ["events"],
+        "error: missing command after 'events'; choose one of ingest, compact "
+        "(see chrono-analytics events --help)",
+    ),
+    (
+        ["db", "seed", "--pagse", "3"],
+        "error: unknown option '--pagse' for 'db seed'; did you mean '--pages'? "
+        "(see chrono-analytics db seed --help)",
+    ),
+    (
+        ["demo", "--reseeed=1"],
+        "error: unknown option '--reseeed' for 'demo'; did you mean '--reseed'? "
+        "(see chrono-analytics demo --help)",
+    ),
+    (["--bogus"], "error: unknown option '--bogus' (see chrono-analytics --help)"),
+    (
+        ["db", "up", "now"],
+        "error: unexpected argument 'now' for 'db up' (see chrono-analytics db up --help)",
+    ),
+    (
+        ["db", "seed", "--pages", "3x"],
+        "error: --pages: invalid int value: '3x' (see chrono-analytics db seed --help)",
+    ),
+    (
+        ["events", "compact", "--grace-minutes"],
+        "error: --grace-minutes: expected one argument "
+        "(see chrono-analytics events compact --help)",
+    ),
+]
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parser and every command's parser under it, depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield from _parsers(child)
+
+
+def internal_names() -> set[str]:
+    """Names a user never types: dests of positionals and subcommands, keys of set_defaults."""
+    names: set[str] = set()
+    for parser in _parsers(build_parser()):
+        names |= set(parser._defaults)
+        names |= {a.dest for a in parser._actions if not a.option_strings}
+    return names - {argparse.SUPPRESS}
+
+
+def test_internal_names_are_found() -> None:
+    assert {"handler", "inputs"} <= internal_names()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"), USAGE_ERRORS, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_usage_errors_are_one_line_with_what_to_type(argv: list[str], expected: str) -> None:
+    result = run_cli(*argv)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == expected + "\n"
+    assert not internal_names() & set(re.findall(r"\w+", result.stderr))
+
+
+def test_every_command_and_option_has_help_and_a_default() -> None:
+    parsers = list(_parsers(build_parser()))
+    assert [p.prog for p in parsers] == [
+        "chrono-analytics",
+        "chrono-analytics setup",
+        "chrono-analytics db",
+        "chrono-analytics db up",
+        "chrono-analytics db down",
+        "chrono-analytics db status",
+        "chrono-analytics db seed",
+        "chrono-analytics demo",
+        "chrono-analytics events",
+        "chrono-analytics events ingest",
+        "chrono-analytics events compact",
+    ]
+    options = 0
+    for parser in parsers:
+        assert parser.description, parser.prog
+        formatter = _HelpFormatter(parser.prog)
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._VersionAction):
+                continue
+            if isinstance(action, argparse._SubParsersAction):  # each command's line
+                assert all(choice.help for choice in action._get_subactions()), parser.prog
+                continue
+            assert action.help, (parser.prog, action.option_strings or action.metavar)
+            if action.option_strings:
+                options += 1
+                shown = formatter._get_help_string(action) or ""
+                assert "(default" in shown, (parser.prog, action.option_strings, shown)
+    assert options == 13
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected_lines"),
+    [
+        (
+            ["--help"],
+            ["  --version   print the version", "    db        the embedded source PostgreSQL"],
+        ),
+        (
+            ["db", "seed", "--help"],
+            [
+                "(re)create the schema with synthetic data",
+                "  --pages N   scrape_pages rows to generate (default: 100000)",
+                "  --seed N    random seed; the same seed, the same data (default: 42)",
+            ],
+        ),
+        (
+            ["demo", "--help"],
+            ["  --reseed    regenerate the data even if it is already there (default: off)"],
+        ),
+        (
+            ["events", "ingest", "--help"],
+            ["  --buffer-events N     events per flush (default: 50000)"],
+        ),
+    ],
+)
+def test_help_shows_commands_options_and_defaults(
+    argv: list[str], expected_lines: list[str]
+) -> None:
+    result = run_cli(*argv, COLUMNS="100")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for line in expected_lines:
+        assert line in lines, result.stdout
+
+
+def test_a_command_added_later_gets_the_same_behaviour(capsys: pytest.CaptureFixture[str]) -> None:
+    """What the team's future commands (lake, sync, ...) get with no code of their own."""
+    parser = CliParser(prog="chrono-analytics")
+    commands = parser.add_subparsers()
+    lake = commands.add_parser("lake", help="the Parquet lake")
+    lake_commands = lake.add_subparsers()
+    vacuum = lake_commands.add_parser("vacuum", help="remove retired files")
+    vacuum.add_argument("--older-than-hours", type=int, default=24, help="age of a retired file")
+    vacuum.add_argument("--format", choices=["text", "json"], default="text", help="output")
+    vacuum.set_defaults(handler="vacuum")
+
+    def fails(*argv: str) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(argv)
+        assert exit_info.value.code == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        return captured.err
+
+    assert fails("lake", "vacum") == (
+        "error: unknown command 'lake vacum'; did you mean 'lake vacuum'? "
+        "(see chrono-analytics lake --help)\n"
+    )
+    assert fails("lake", "vacuum", "--older-than-hour=3x") == (
+        "error: --older-than-hours: invalid int value: '3x' "
+        "(see chrono-analytics lake vacuum --help)\n"
+    )
+    assert fails("lake", "vacuum", "--format", "jsno") == (
+        "error: invalid value 'jsno' for --format; did you mean 'json'? "
+        "(see chrono-analytics lake vacuum --help)\n"
+    )
+    assert fails("lake", "vacuum", "--format", "xml") == (
+        "error: invalid value 'xml' for --format; choose from text, json "
+        "(see chrono-analytics lake vacuum --help)\n"
+    )
+    assert fails("lake", "vacuum", "--dry") == (
+        "error: unknown option '--dry' for 'lake vacuum' "
+        "(see chrono-analytics lake vacuum --help)\n"
+    )
+    missing = parser.parse_args(["lake"])
+    with pytest.raises(SystemExit):
+        missing.handler(missing)
+    assert capsys.readouterr().err == (
+        "error: missing command after 'lake'; choose one of vacuum "
+        "(see chrono-analytics lake --help)\n"
+    )
+    assert parser.parse_args(["lake", "vacuum"]).handler == "vacuum"
+    assert vacuum.description == "remove retired files"
+    help_text = vacuum.format_help()
+    assert "age of a retired file (default: 24)" in help_text
+    assert "output (default: text)" in help_text
+
+
+# ---------------------------------------------------------------------------------------
+# Configuration: every variable listed, one resolution of each path
+# ---------------------------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"\bCHRONO_[A-Z0-9_]*[A-Z0-9]\b")
+_SCANNED = ("loaders", "bench", "models", "macros", "tests", "tools", "seeds", "packages", ".ci")
+_SCANNED_FILES = ("profiles.yml", "dbt_project.yml", "Makefile", "pyproject.toml", "packages.yml")
+_SKIPPED_DIRS = {"__pycache__", ".pytest_cache", "dbt_packages", "target", "logs", "lake"}
+_TEXT_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".md", ".sh", ".toml", ".cfg", ".jinja", ""}
+
+
+def variables_in_source(root: Path) -> dict[str, set[str]]:
+    """Every CHRONO_* name in the project's code and configuration, with the files naming it."""
+    files = [root / name for name in _SCANNED_FILES if (root / name).is_file()]
+    for top in _SCANNED:
+        for folder, subfolders, names in os.walk(root / top):
+            subfolders[:] = [d for d in subfolders if d not in _SKIPPED_DIRS]
+            files += [Path(folder, n) for n in names if Path(n).suffix in _TEXT_SUFFIXES]
+    found: dict[str, set[str]] = {}
+    for path in files:
+        if path.resolve() == Path(config.__file__).resolve():
+            continue
+        for name in _VARIABLE.findall(path.read_text(errors="replace")):
+            found.setdefault(name, set()).add(str(path.relative_to(root)))
+    return found
+
+
+def documented_in_config() -> list[str]:
+    assert config.__doc__ is not None
+    return re.findall(r"^(CHRONO_[A-Z0-9_]+) ", config.__doc__, flags=re.MULTILINE)
+
+
+def documented_in_readme() -> dict[str, str]:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    return dict(re.findall(r"^\| `(CHRONO_[A-Z0-9_]+)` \| ([^|]*?) \|", readme, flags=re.MULTILINE))
+
+
+def test_every_variable_the_project_reads_is_documented() -> None:
+    in_source = variables_in_source(PROJECT_ROOT)
+    listed = documented_in_config()
+    assert len(listed) == len(set(listed)) == 11
+    assert set(in_source) - set(listed) == set(), "read but not listed in config.py"
+    assert set(listed) - set(in_source) == set(), "listed in config.py but read nowhere"
+    readme = documented_in_readme()
+    assert list(readme) == listed, "the README's table lists the same variables, in order"
+    assert readme["CHRONO_PG_PORT"] == f"`{DEFAULT_PG_PORT}`"
+    assert readme["CHRONO_PG_DATABASE"] == f"`{DEFAULT_PG_DATABASE}`"
+    assert readme["CHRONO_HOME"] == f"`{config.DEFAULT_HOME}`"
+    assert readme["CHRONO_LAKE_ROOT"] == f"`{config.DEFAULT_LAKE_ROOT}`"
+    assert readme["CHRONO_DUCKDB_PATH"] == f"`{config.DEFAULT_DUCKDB_PATH}`"
+    assert readme["CHRONO_DUCKDB_MEMORY_LIMIT"] == f"`{config.DEFAULT_DUCKDB_MEMORY_LIMIT}`"
+    assert readme["CHRONO_EVENTS_ROOT"] == "`$CHRONO_LAKE_ROOT/raw/events`"
+
+
+def test_the_variable_scan_finds_a_variable_nobody_listed(tmp_path: Path) -> None:
+    planted = "CHRONO_" + "PLANTED_SETTING"  # split so that this file does not name it
+    (tmp_path / "loaders" / "pkg").mkdir(parents=True)
+    (tmp_path / "loaders" / "pkg" / "job.py").write_text(f'os.environ.get("{planted}")\n')
+    (tmp_path / "macros").mkdir()
+    (tmp_path / "macros" / "m.sql").write_text("{{ env_var('CHRONO_LAKE_ROOT', 'lake') }}\n")
+    (tmp_path / "profiles.yml").write_text("path: \"{{ env_var('CHRONO_DUCKDB_PATH') }}\"\n")
+    (tmp_path / "loaders" / "__pycache__").mkdir()
+    (tmp_path / "loaders" / "__pycache__" / "x.py").write_text(planted + "_IN_A_CACHE\n")
+    found = variables_in_source(tmp_path)
+    assert found == {
+        planted: {"loaders/pkg/job.py"},
+        "CHRONO_LAKE_ROOT": {"macros/m.sql"},
+        "CHRONO_DUCKDB_PATH": {"profiles.yml"},
+    }
+    assert set(found) - set(documented_in_config()) == {planted}
+
+
+@pytest.fixture
+def project_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A dbt project under tmp_path/project, the cwd one of its subfolders, no CHRONO_* set."""
+    project = tmp_path / "project"
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    monkeypatch.chdir(project / "models" / "marts")
+    for name in list(os.environ):
+        if name.startswith("CHRONO_"):
+            monkeypatch.delenv(name)
+    return project
+
+
+def test_paths_default_to_the_project_root_from_any_folder(project_subfolder: Path) -> None:
+    project = project_subfolder.resolve()
+    settings = config.load_settings()
+    assert settings.home == project / ".chrono"
+    assert settings.pgdata == project / ".chrono" / "pgdata"
+    assert settings.lake_root == project / "lake"
+    assert settings.duckdb_path == project / "chrono_analytics.duckdb"
+    assert settings.events_root == project / "lake" / "raw" / "events"
+    assert settings.pg_dsn == "host=127.0.0.1 port=55432 dbname=chrono_scraper user=postgres"
+
+
+def test_relative_paths_are_under_the_project_root_as_for_dbt(
+    project_subfolder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = project_subfolder.resolve()
+    monkeypatch.setenv("CHRONO_LAKE_ROOT", "data/lake")
+    monkeypatch.setenv("CHRONO_DUCKDB_PATH", "../warehouse.duckdb")
+    monkeypatch.setenv("CHRONO_HOME", "")  # empty: the default
+    settings = config.load_settings()
+    assert settings.lake_root == project / "data" / "lake"
+    assert settings.events_root == project / "data" / "lake" / "raw" / "events"
+    assert settings.duckdb_path == project.parent / "warehouse.duckdb"
+    assert settings.home == project / ".chrono"
+    monkeypatch.setenv("CHRONO_EVENTS_ROOT", "incoming/events")
+    assert config.events_root() == project / "incoming" / "events"
+    monkeypatch.setenv("CHRONO_EVENTS_ROOT", "/srv/events")
+    assert config.events_root() == Path("/srv/events")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, False), ("", False), ("0", False), ("1", True), ("yes", True)]
+)
+def test_verbose(value: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if value is None:
+        monkeypatch.delenv("CHRONO_VERBOSE", raising=False)
+    else:
+        monkeypatch.setenv("CHRONO_VERBOSE", value)
+    assert config.verbose() is expected

@@ -99,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     common.add_argument(
         "--root",
         default=None,
+        metavar="DIR",
         help="events root folder (default: $CHRONO_EVENTS_ROOT, else "
         "<$CHRONO_LAKE_ROOT or ./lake>/raw/events)",
     )
@@ -116,18 +117,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"reason. Lines over {MAX_LINE_BYTES:,} bytes are rejected. Exit status 1 when a "
         "line was rejected.",
     )
-    ingest.add_argument("inputs", nargs="*", help="JSONL files; '-' or nothing reads stdin")
+    ingest.add_argument(
+        "inputs", nargs="*", metavar="FILE", help="JSONL files; '-' or nothing reads stdin"
+    )
     ingest.add_argument(
         "--dead-letter",
         default=None,
+        metavar="FILE",
         help="dead-letter file (default: <root>/_dead_letter/ingest-<utc>-<pid>.jsonl)",
     )
     ingest.add_argument(
-        "--source-component", default=None, help="source_component for lines without one"
+        "--source-component",
+        default=None,
+        metavar="NAME",
+        help="source_component for lines without one (default: none, so such a line is rejected)",
     )
-    ingest.add_argument("--environment", default=None, help="environment for lines without one")
     ingest.add_argument(
-        "--buffer-events", type=int, default=50_000, help="events per flush (default 50000)"
+        "--environment",
+        default=None,
+        metavar="NAME",
+        help="environment for lines without one (default: none, left empty)",
+    )
+    ingest.add_argument(
+        "--buffer-events", type=int, default=50_000, metavar="N", help="events per flush"
     )
     ingest.add_argument(
         "--progress",
@@ -148,6 +160,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--grace-minutes",
         type=float,
         default=DEFAULT_GRACE.total_seconds() / 60,
-        help="minutes after an hour's end before it is compacted (default 15)",
+        metavar="MINUTES",
+        help="minutes after an hour's end before it is compacted",
     )
     compact_cmd.set_defaults(handler=cmd_compact)

@@ -26,6 +26,7 @@ from chrono_analytics.config import Settings, load_settings, project_root, verbo
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.errors import UserFacingError
 from chrono_analytics.events import cli as events_cli
+from chrono_analytics.lake import cli as lake_cli
 from chrono_analytics.pgserver import EmbeddedServer
 
 PROG = "chrono-analytics"
@@ -260,6 +261,7 @@ def build_parser() -> CliParser:
     demo.set_defaults(handler=cmd_demo)
 
     events_cli.register(commands)
+    lake_cli.register(commands)
     return parser
 
 

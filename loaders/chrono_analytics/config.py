@@ -23,9 +23,14 @@ CHRONO_EVENTS_ROOT          root folder of the raw application events;
                             default ``<CHRONO_LAKE_ROOT>/raw/events``
 CHRONO_VERBOSE              when set (and not ``0``), ``chrono-analytics`` prints how long the
                             command took; default unset
-CHRONO_LAKE_CRASH_AT        test hook of ``lake.py``: SIGKILL at a named point of a swap;
+CHRONO_LAKE_RETENTION_SECONDS  how long files a newer snapshot superseded stay for readers
+                            (and orphans of crashed runs wait) before a vacuum deletes them;
+                            default 600
+CHRONO_LAKE_LOCK_TIMEOUT    seconds a run waits for another process writing the same mart before
+                            it fails; default 600
+CHRONO_LAKE_CRASH_AT        test hook of ``lake/writer.py``: SIGKILL at a named point of a run;
                             default unset (never set it outside tests)
-CHRONO_LAKE_SWAP_DELAY_MS   test hook of ``lake.py``: sleep after each rename of a swap;
+CHRONO_LAKE_COMMIT_DELAY_MS test hook of ``lake/writer.py``: sleep before publishing a snapshot;
                             default unset (never set it outside tests)
 
 ``make`` also reads ``PAGES`` (pages ``make demo`` generates; default 100000) and ``PYTHON``

@@ -25,6 +25,4 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         install_postgres_extension(conn)
-        conn.create_function(
-            "chrono_lake", channel.handle, [VARCHAR], VARCHAR, side_effects=True
-        )
+        conn.create_function("chrono_lake", channel.handle, [VARCHAR], VARCHAR, side_effects=True)

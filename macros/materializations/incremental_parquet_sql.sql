@@ -48,9 +48,13 @@
             {%- do raw.update({key: cfg.get(key)}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if raw.get('retention_seconds') is none and env_var('CHRONO_LAKE_RETENTION_SECONDS', '') != '' -%}
-        {%- do raw.update({'retention_seconds': env_var('CHRONO_LAKE_RETENTION_SECONDS')}) -%}
-    {%- endif -%}
+    {#- the environment's defaults, for every model that does not set its own -#}
+    {%- for key, variable in [('retention_seconds', 'CHRONO_LAKE_RETENTION_SECONDS'),
+                              ('lock_timeout_seconds', 'CHRONO_LAKE_LOCK_TIMEOUT')] -%}
+        {%- if raw.get(key) is none and env_var(variable, '') != '' -%}
+            {%- do raw.update({key: env_var(variable)}) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {{ return(raw) }}
 {% endmacro %}
 
@@ -87,7 +91,7 @@
     {%- for file in files -%}
         {%- do listed.append(incremental_parquet__literal(file)) -%}
     {%- endfor -%}
-    {{ return('read_parquet([' ~ (listed | join(', ')) ~ '], union_by_name = true'
+    {{ return('read_parquet([' ~ (listed | join(', ')) ~ '], hive_partitioning = false, union_by_name = true'
         ~ (', ' ~ extra if extra else '') ~ ')') }}
 {% endmacro %}
 

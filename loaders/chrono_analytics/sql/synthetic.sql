@@ -10,6 +10,19 @@ language sql immutable parallel safe as $$
         / 2147483648.0
 $$;
 
+-- Every timestamp is placed relative to when the data is generated (the anchor: the start of
+-- the current minute), never after it: the timeline is the 1,790 days before the anchor.
+create function pg_temp.anchor() returns timestamptz
+language sql stable as $$
+    select date_trunc('minute', now())
+$$;
+
+-- The anchor minus `days` days.
+create function pg_temp.ago(days double precision) returns timestamptz
+language sql stable as $$
+    select pg_temp.anchor() - days * interval '1 day'
+$$;
+
 create function pg_temp.pick(options text[], i bigint, salt integer) returns text
 language sql immutable parallel safe as $$
     select options[1 + floor(pg_temp.r(i, salt) * cardinality(options))::integer]
@@ -31,9 +44,8 @@ select
     'FAKE-SECRET-MFA-' || substr(md5('mfa' || g), 1, 16),
     'FAKE-SECRET-BACKUP-' || md5('bk' || g),
     pg_temp.r(g, 8) < 0.2,
-    timestamptz '2021-01-01 00:00:00+00' + pg_temp.r(g, 9) * interval '900 days',
-    timestamptz '2021-01-01 00:00:00+00' + pg_temp.r(g, 9) * interval '900 days'
-        + pg_temp.r(g, 10) * interval '400 days'
+    pg_temp.ago(2100 - pg_temp.r(g, 9) * 900),
+    least(pg_temp.ago(2100 - pg_temp.r(g, 9) * 900 - pg_temp.r(g, 10) * 400), pg_temp.anchor())
 from generate_series(1, __USERS__) as g;
 
 -- projects: hundreds
@@ -56,9 +68,8 @@ select
     pg_temp.pick(array['wayback', 'wayback', 'wayback', 'commoncrawl', 'hybrid'], g, 22),
     'FAKE-SECRET-SEARCH-KEY-' || md5('key' || g),
     'FAKE-SECRET-KEY-UID-' || md5('uid' || g),
-    timestamptz '2022-01-01 00:00:00+00' + pg_temp.r(g, 23) * interval '700 days',
-    timestamptz '2022-01-01 00:00:00+00' + pg_temp.r(g, 23) * interval '700 days'
-        + pg_temp.r(g, 24) * interval '500 days'
+    pg_temp.ago(1795 - pg_temp.r(g, 23) * 700),
+    least(pg_temp.ago(1795 - pg_temp.r(g, 23) * 700 - pg_temp.r(g, 24) * 500), pg_temp.anchor())
 from generate_series(1, __PROJECTS__) as g;
 
 -- domains: thousands; names as users type them (some with www., upper case, IDN)
@@ -79,45 +90,49 @@ select
     pg_temp.pick(array['active', 'active', 'paused', 'completed', 'error'], g, 39),
     pg_temp.r(g, 40) < 0.4,
     0, 0, 0, 0, 0,
-    timestamptz '2022-01-01 00:00:00+00' + pg_temp.r(g, 41) * interval '800 days',
-    timestamptz '2022-01-01 00:00:00+00' + pg_temp.r(g, 41) * interval '800 days'
-        + pg_temp.r(g, 42) * interval '600 days'
+    pg_temp.ago(1795 - pg_temp.r(g, 41) * 800),
+    least(pg_temp.ago(1795 - pg_temp.r(g, 41) * 800 - pg_temp.r(g, 42) * 600), pg_temp.anchor())
 from generate_series(1, __DOMAINS__) as g;
 
 -- scrape sessions: session s belongs to project 1 + (s - 1) % projects, so a page can pick a
--- session of its own project without a lookup
+-- session of its own project without a lookup. A started session runs from started_at for
+-- 6 hours to 3 days; one whose window has ended is completed, cancelled or failed, one still
+-- inside it (the last days of the timeline) is running; 5% never started (pending).
 insert into scrape_sessions
+with windows as (
+    select
+        g,
+        pg_temp.r(g, 57) < 0.05 as is_pending,
+        pg_temp.ago(1790 - pg_temp.r(g, 58) * 1789) as window_start,
+        interval '6 hours' + pg_temp.r(g, 59) * interval '66 hours' as window_length
+    from generate_series(1, __SESSIONS__) as g
+)
 select
     g,
     1 + (g - 1) % __PROJECTS__,
     case when pg_temp.r(g, 51) < 0.1 then null else 'Session ' || g end,
-    pg_temp.pick(array['pending', 'running', 'completed', 'completed', 'completed', 'cancelled', 'failed'], g, 52),
+    case
+        when is_pending then 'pending'
+        when window_start + window_length > pg_temp.anchor() then 'running'
+        else pg_temp.pick(array['completed', 'completed', 'completed', 'completed', 'cancelled', 'failed'], g, 52)
+    end,
     (100 + pg_temp.r(g, 53) * 5000)::integer,
     (pg_temp.r(g, 54) * 4000)::integer,
     (pg_temp.r(g, 55) * 300)::integer,
     (pg_temp.r(g, 56) * 50)::integer,
-    case when pg_temp.r(g, 57) < 0.1 then null
-         else timestamptz '2022-03-01 00:00:00+00' + pg_temp.r(g, 58) * interval '1650 days' end,
-    case when pg_temp.r(g, 57) < 0.4 then null
-         else timestamptz '2022-03-01 00:00:00+00' + pg_temp.r(g, 58) * interval '1650 days'
-            + pg_temp.r(g, 59) * interval '3 days' end,
-    timestamptz '2022-03-01 00:00:00+00' + pg_temp.r(g, 58) * interval '1650 days' - interval '1 hour',
-    timestamptz '2022-03-01 00:00:00+00' + pg_temp.r(g, 58) * interval '1650 days'
-        + pg_temp.r(g, 59) * interval '4 days'
-from generate_series(1, __SESSIONS__) as g;
+    case when not is_pending then window_start end,
+    case when not is_pending and window_start + window_length <= pg_temp.anchor() then window_start + window_length end,
+    window_start - interval '1 hour',
+    case when is_pending then window_start - interval '1 hour' else least(window_start + window_length, pg_temp.anchor()) end
+from windows;
 
 -- scrape pages: the large table
 insert into scrape_pages
-with base as (
+with draws as (
     select
         g::bigint as id,
         -- skewed: a few domains hold many pages
         1 + floor(power(pg_temp.r(g, 101), 2) * __DOMAINS__)::integer as domain_id,
-        timestamptz '2005-01-01 00:00:00+00' + pg_temp.r(g, 102) * interval '7670 days' as archived_at,
-        -- created_at grows with id over nearly five years, with jitter
-        timestamptz '2022-01-01 00:00:00+00'
-            + (g::float8 / __PAGES__) * interval '1790 days'
-            + pg_temp.r(g, 103) * interval '6 hours' as created_at,
         pg_temp.r(g, 104) as status_draw,
         pg_temp.r(g, 105) as url_draw,
         pg_temp.r(g, 106) as path_draw,
@@ -125,6 +140,32 @@ with base as (
         pg_temp.r(g, 108) as body_draw,
         pg_temp.r(g, 109) as ts_draw
     from generate_series(1, __PAGES__) as g
+),
+
+-- 90% of the pages were discovered by a session of their project, inside its window (so a
+-- session holds many pages a day); the others at any time of the timeline. Captures
+-- (archived_at) precede processing: between 2005 and created_at.
+base as (
+    select
+        draws.*,
+        pages_session.id as scrape_session_id,
+        timing.created_at,
+        timestamptz '2005-01-01 00:00:00+00'
+            + pg_temp.r(draws.id, 102) * (timing.created_at - timestamptz '2005-01-01 00:00:00+00') as archived_at
+    from draws
+    inner join domains as d on draws.domain_id = d.id
+    left join scrape_sessions as pages_session
+        on pg_temp.r(draws.id, 120) >= 0.1
+        and pages_session.id = d.project_id + __PROJECTS__ * floor(pg_temp.r(draws.id, 121) * ((__SESSIONS__ - d.project_id) / __PROJECTS__ + 1))::integer
+    cross join lateral (
+        select
+            case
+                when pages_session.started_at is not null
+                    then pages_session.started_at + pg_temp.r(draws.id, 103)
+                        * (coalesce(pages_session.completed_at, pg_temp.anchor()) - pages_session.started_at)
+                else pg_temp.ago(pg_temp.r(draws.id, 103) * 1790)
+            end as created_at
+    ) as timing
 ),
 
 with_status as (
@@ -198,18 +239,20 @@ with_url as (
             else 'wayback'
         end as fetched_from,
         status in ('completed', 'manually_approved') as has_body,
-        created_at
-            + case when status = 'pending' and pg_temp.r(id, 113) < 0.5 then interval '0'
-                   else pg_temp.r(id, 114) * interval '20 days' end as updated_at
+        least(
+            created_at
+                + case when status = 'pending' and pg_temp.r(id, 113) < 0.5 then interval '0'
+                       else pg_temp.r(id, 114) * interval '20 days' end,
+            pg_temp.anchor()
+        ) as updated_at
     from with_status as w
 )
 
+-- ids grow with created_at, as the application inserts the pages
 select
-    id,
+    row_number() over (order by created_at, id) as id,
     domain_id,
-    case when pg_temp.r(id, 120) < 0.1 then null
-         else project_id + __PROJECTS__ * floor(pg_temp.r(id, 121) * ((__SESSIONS__ - project_id) / __PROJECTS__ + 1))::integer
-    end as scrape_session_id,
+    scrape_session_id,
     original_url,
     case
         when pg_temp.r(id, 122) < 0.02 then null

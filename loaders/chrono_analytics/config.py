@@ -7,11 +7,18 @@ CHRONO_PG_DSN        libpq DSN of the source PostgreSQL; when unset, the embedde
 CHRONO_PG_PORT       TCP port of the embedded server on 127.0.0.1; default 55432
 CHRONO_PG_DATABASE   database name on the embedded server; default ``chrono_scraper``
 CHRONO_LAKE_ROOT     root folder of the Parquet lake; default ``<project>/lake``
+CHRONO_EVENTS_ROOT   root folder of the raw events (written by the event loaders, read by
+                     the ``events`` source); default ``<lake root>/raw/events``
 CHRONO_DUCKDB_PATH   DuckDB file holding the views over the lake;
                      default ``<project>/chrono_analytics.duckdb``
 
-``profiles.yml`` repeats the defaults of the last four so that a plain ``dbt build`` run from
-the project root works; ``test_config.py`` checks that both places agree.
+An empty value counts as unset. A relative path is relative to ``<project>``, the dbt
+project folder (the nearest parent of the working directory holding dbt_project.yml, else
+the working directory): dbt resolves the same values from the project folder, since it
+runs there, so Python and dbt name the same folders from any working directory.
+``profiles.yml`` and ``models/staging/events/_events__sources.yml`` repeat the defaults so
+that a plain ``dbt build`` works; ``loaders/tests/test_events_models.py`` checks that dbt
+and ``events_root()`` agree.
 """
 
 from __future__ import annotations
@@ -36,6 +43,25 @@ def project_root() -> Path:
     return here
 
 
+def _path_env(name: str, default: str, project: Path) -> Path:
+    """``$name`` (unset or empty: ``default``), relative to ``project`` when relative."""
+    return (project / (os.environ.get(name) or default)).resolve()
+
+
+def lake_root(project: Path | None = None) -> Path:
+    """``$CHRONO_LAKE_ROOT``, else ``<project>/lake``."""
+    return _path_env("CHRONO_LAKE_ROOT", "lake", project or project_root())
+
+
+def events_root(project: Path | None = None) -> Path:
+    """``$CHRONO_EVENTS_ROOT``, else ``<lake root>/raw/events``: where the event loaders
+    write and the dbt source ``events`` reads (the environment is read at each call)."""
+    folder = project or project_root()
+    if os.environ.get("CHRONO_EVENTS_ROOT"):
+        return _path_env("CHRONO_EVENTS_ROOT", "", folder)
+    return lake_root(folder) / "raw" / "events"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -43,6 +69,7 @@ class Settings:
     pg_database: str
     explicit_dsn: str | None
     lake_root: Path
+    events_root: Path
     duckdb_path: Path
 
     @property
@@ -78,12 +105,11 @@ def _int_env(name: str, default: int) -> int:
 def load_settings() -> Settings:
     root = project_root()
     return Settings(
-        home=Path(os.environ.get("CHRONO_HOME") or root / ".chrono").resolve(),
+        home=_path_env("CHRONO_HOME", ".chrono", root),
         pg_port=_int_env("CHRONO_PG_PORT", DEFAULT_PG_PORT),
         pg_database=os.environ.get("CHRONO_PG_DATABASE") or DEFAULT_PG_DATABASE,
         explicit_dsn=os.environ.get("CHRONO_PG_DSN") or None,
-        lake_root=Path(os.environ.get("CHRONO_LAKE_ROOT") or root / "lake").resolve(),
-        duckdb_path=Path(
-            os.environ.get("CHRONO_DUCKDB_PATH") or root / "chrono_analytics.duckdb"
-        ).resolve(),
+        lake_root=lake_root(root),
+        events_root=events_root(root),
+        duckdb_path=_path_env("CHRONO_DUCKDB_PATH", "chrono_analytics.duckdb", root),
     )

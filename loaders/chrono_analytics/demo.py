@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import duckdb
 
@@ -10,12 +11,7 @@ from chrono_analytics import source_db
 from chrono_analytics.cli import run_dbt
 from chrono_analytics.config import Settings, load_settings
 from chrono_analytics.duckdb_setup import install_postgres_extension
-from chrono_analytics.events import (
-    EVENTS_GLOB,
-    EventWriter,
-    default_events_root,
-    generate_demo_events,
-)
+from chrono_analytics.events import EVENTS_GLOB, EventWriter, generate_demo_events
 
 
 def run_demo(pages: int, seed: int, reseed: bool) -> int:
@@ -29,7 +25,7 @@ def run_demo(pages: int, seed: int, reseed: bool) -> int:
         print(f"generated {pages:,} synthetic pages (seed {seed}) in {seconds:.1f} s")
     else:
         print(f"source already holds the synthetic data ({pages:,} pages, seed {seed})")
-    write_demo_events(pages)
+    write_demo_events(settings.events_root, pages)
     run_dbt("deps", "--quiet")
     # a source generated anew is another source: its rows carry the same fixed updated_at
     # values as the last one's, so an incremental run would keep the lake built from that one
@@ -62,9 +58,8 @@ def print_summary(settings: Settings) -> None:
 DEMO_EVENT_PAGES = 5_000
 
 
-def write_demo_events(pages: int) -> None:
+def write_demo_events(root: Path, pages: int) -> None:
     """Application events for the demo, written through the loader library, once."""
-    root = default_events_root()
     if any(root.glob(EVENTS_GLOB)):
         print(f"events already written under {root}")
         return

@@ -8,7 +8,8 @@ Layout of a spool folder (default ``<events_root>/_spool``; it must be on a loca
   validated Row (event id included). A flush *rotates*: the rows in the buffer and the
   segments holding them leave together, a fresh segment takes new events, and the old
   segments are deleted only after the Parquet files of those rows are durable.
-- ``_recovery.lock``: taken while a starting writer recovers dead writers.
+- ``_recovery.lock``: taken while a starting writer creates its spool and recovers dead
+  writers (so recovery never sees a spool half-created).
 
 Recovery (at writer start): under ``_recovery.lock``, every ``<writer>.lock`` whose flock
 can be taken belongs to a dead writer; its segments (and segments whose lock file is gone)

@@ -115,13 +115,13 @@ def now_micros() -> int:
 
 
 # Plain ints in the hot loop of normalize (an IntEnum comparison costs more).
-_TEXT, _MESSAGE, _ENUM = int(Kind.TEXT), int(Kind.MESSAGE), int(Kind.ENUM)
-_TIMESTAMP, _ID, _COUNT, _MEASURE = (
-    int(Kind.TIMESTAMP),
-    int(Kind.ID),
-    int(Kind.COUNT),
-    int(Kind.MEASURE),
-)
+_TEXT = int(Kind.TEXT)
+_MESSAGE = int(Kind.MESSAGE)
+_ENUM = int(Kind.ENUM)
+_TIMESTAMP = int(Kind.TIMESTAMP)
+_ID = int(Kind.ID)
+_COUNT = int(Kind.COUNT)
+_MEASURE = int(Kind.MEASURE)
 
 ACCEPTED_FIELDS: Final[frozenset[str]] = frozenset(EVENT_SCHEMA.names)
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {c.name: c.choices for c in COLUMNS if c.choices}

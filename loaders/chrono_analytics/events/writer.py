@@ -206,12 +206,15 @@ class EventWriter:
         if spool:
             folder = Path(spool_dir) if spool_dir is not None else self.root / SPOOL_DIR_NAME
             try:
-                self._spool = Spool(folder)
-                try:
-                    self.recovered = self._recover(folder)
-                except BaseException:
-                    self._spool.close()  # nothing of ours in it yet: remove it
-                    raise
+                # the spool is created under the recovery lock too, so that a recovering
+                # writer never sees it half-created (lock file made, not yet locked)
+                with recovery_lock(folder):
+                    self._spool = Spool(folder)
+                    try:
+                        self.recovered = self._recover(folder)
+                    except BaseException:
+                        self._spool.close()  # nothing of ours in it yet: remove it
+                        raise
             except BaseException:
                 self._lease.release()
                 raise
@@ -368,29 +371,29 @@ class EventWriter:
     # -- recovery ------------------------------------------------------------------------
 
     def _recover(self, folder: Path) -> int:
-        """Write the events of dead writers' spools (see spool.py); return how many."""
+        """Write the events of dead writers' spools (see spool.py); return how many. Call
+        under ``recovery_lock(folder)``."""
         assert self._spool is not None
         recovered = 0
-        with recovery_lock(folder):
-            for orphan in find_orphans(folder, own_writer_id=self._spool.writer_id):
-                try:
-                    batch: list[Row] = []
-                    for row in orphan.rows():
-                        batch.append(row)
-                        if len(batch) >= _RECOVERY_BATCH:
-                            recovered += self._write_now(batch)
-                            batch = []
-                    recovered += self._write_now(batch)
-                except BaseException:
-                    orphan.give_up()
-                    raise
-                orphan.finish()
-                if orphan.segments:
-                    log.warning(
-                        "recovered the spool of writer %s (%d unreadable lines)",
-                        orphan.writer_id,
-                        orphan.bad_lines,
-                    )
+        for orphan in find_orphans(folder, own_writer_id=self._spool.writer_id):
+            try:
+                batch: list[Row] = []
+                for row in orphan.rows():
+                    batch.append(row)
+                    if len(batch) >= _RECOVERY_BATCH:
+                        recovered += self._write_now(batch)
+                        batch = []
+                recovered += self._write_now(batch)
+            except BaseException:
+                orphan.give_up()
+                raise
+            orphan.finish()
+            if orphan.segments:
+                log.warning(
+                    "recovered the spool of writer %s (%d unreadable lines)",
+                    orphan.writer_id,
+                    orphan.bad_lines,
+                )
         return recovered
 
     def _write_now(self, rows: list[Row]) -> int:

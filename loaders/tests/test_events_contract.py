@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,23 +17,29 @@ import pyarrow as pa
 import pytest
 
 import chrono_analytics
+from chrono_analytics.config import events_root, load_settings
+from chrono_analytics.errors import UserFacingError
 from chrono_analytics.events import (
     EVENT_SCHEMA,
     FILE_SCHEMA,
     Event,
+    EventContext,
     EventValidationError,
-    default_events_root,
+    EventWriter,
     validate_event,
 )
-from chrono_analytics.events.contract import (
+from chrono_analytics.events.cli import register
+from chrono_analytics.events.files import COLUMN_ENCODING, DICTIONARY_COLUMNS
+from chrono_analytics.events.layout import partition_dir
+from chrono_analytics.events.schema import (
+    COLUMNS,
     CONTENT_COLUMNS,
-    EVENT_ID_NAMESPACE,
     FILE_COLUMNS,
-    Defaults,
-    normalize,
-    partition_dir,
+    generated_files,
     to_micros,
 )
+from chrono_analytics.events.validation import EVENT_ID_NAMESPACE, Defaults, normalize
+from warehouse_helpers import PROJECT_ROOT
 
 LOADERS = str(Path(chrono_analytics.__file__).resolve().parents[1])
 
@@ -323,7 +331,7 @@ def test_event_id_is_uuid5_of_the_canonical_content() -> None:
 
 _ID_SCRIPT = """
 import json, sys
-from chrono_analytics.events.contract import normalize
+from chrono_analytics.events.validation import normalize
 records = json.loads(sys.stdin.read())
 print(json.dumps([normalize(r)[0] for r in records]))
 """
@@ -367,13 +375,121 @@ def test_one_schema_files_hold_everything_but_the_partition_columns() -> None:
     assert EVENT_SCHEMA.field("event_data").type == pa.json_()
 
 
-def test_default_events_root_reads_the_environment_at_call_time(
-    monkeypatch: pytest.MonkeyPatch,
+def test_the_event_api_has_exactly_the_columns_a_file_holds() -> None:
+    assert {f.name for f in dataclasses.fields(Event)} == set(FILE_COLUMNS)
+    assert set(EventContext.__annotations__) < set(FILE_COLUMNS)
+    assert [c.name for c in COLUMNS] == EVENT_SCHEMA.names
+    assert DICTIONARY_COLUMNS == [
+        "event_type",
+        "event_subtype",
+        "user_id",
+        "project_id",
+        "domain_id",
+        "scrape_session_id",
+        "source_component",
+        "source_module",
+        "environment",
+        "event_message",
+        "event_severity",
+        "event_status",
+        "error_code",
+        "error_category",
+        "user_action",
+        "pipeline_stage",
+        "pipeline_status",
+        "items_processed",
+        "success_count",
+        "failure_count",
+    ]
+    assert COLUMN_ENCODING == {
+        "event_timestamp": "DELTA_BINARY_PACKED",
+        "created_at": "DELTA_BINARY_PACKED",
+    }
+
+
+def test_the_dbt_files_generated_from_the_schema_are_up_to_date() -> None:
+    for path, text in generated_files().items():
+        assert (PROJECT_ROOT / path).read_text() == text, (
+            f"{path} differs from loaders/chrono_analytics/events/schema.py: "
+            "run chrono-analytics events schema --write"
+        )
+    # hand-checked: the column list dbt casts to, in contract order
+    macro = (PROJECT_ROOT / "macros/events_columns.sql").read_text()
+    assert macro.count("('") == 32
+    assert "('event_hour', 'integer')," in macro
+    assert "('event_data', 'json')," in macro
+    assert "('created_at', 'timestamp with time zone'),\n    ]) }}" in macro
+    docs = (PROJECT_ROOT / "models/staging/events/_events__docs.md").read_text()
+    assert docs.count("{% docs events__") == 32
+    assert (
+        "{% docs events__event_severity %}Severity: 'debug', 'info', 'warning', 'error' or "
+        "'critical' (lower-case);" in docs
+    )
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="chrono-analytics")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return int(args.handler(args))
+
+
+def test_the_schema_command_writes_and_checks_the_generated_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("CHRONO_EVENTS_ROOT", raising=False)
-    monkeypatch.delenv("CHRONO_LAKE_ROOT", raising=False)
-    assert default_events_root() == Path("lake/raw/events")
-    monkeypatch.setenv("CHRONO_LAKE_ROOT", "/data/lake")
-    assert default_events_root() == Path("/data/lake/raw/events")
-    monkeypatch.setenv("CHRONO_EVENTS_ROOT", "/srv/events")
-    assert default_events_root() == Path("/srv/events")
+    project = tmp_path / "project"
+    (project / "macros").mkdir(parents=True)
+    (project / "models/staging/events").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    monkeypatch.chdir(project / "models")  # from a subfolder
+    assert cli("events", "schema", "--check") == 1
+    assert capsys.readouterr().err == (
+        "macros/events_columns.sql differs from the events schema\n"
+        "models/staging/events/_events__docs.md differs from the events schema\n"
+        "run: chrono-analytics events schema --write\n"
+    )
+    assert cli("events", "schema", "--write") == 0
+    assert capsys.readouterr().out == (
+        "wrote macros/events_columns.sql\nwrote models/staging/events/_events__docs.md\n"
+    )
+    for path, text in generated_files().items():
+        assert (project / path).read_text() == text
+    assert cli("events", "schema", "--check") == 0
+    macro = project / "macros/events_columns.sql"
+    macro.write_text(macro.read_text().replace("'json'", "'varchar'"))  # a hand edit
+    assert cli("events", "schema", "--check") == 1
+    assert "macros/events_columns.sql differs" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserFacingError, match=r"no dbt_project\.yml in "):
+        cli("events", "schema", "--check")
+
+
+def test_the_events_root_is_resolved_once_relative_to_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path.resolve() / "project"
+    (project / "models" / "staging").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    monkeypatch.chdir(project / "models" / "staging")  # run from a subfolder
+    for name in ("CHRONO_EVENTS_ROOT", "CHRONO_LAKE_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    cases = [
+        ({}, project / "lake/raw/events"),
+        ({"CHRONO_LAKE_ROOT": "", "CHRONO_EVENTS_ROOT": ""}, project / "lake/raw/events"),
+        ({"CHRONO_LAKE_ROOT": "data/lake"}, project / "data/lake/raw/events"),
+        ({"CHRONO_LAKE_ROOT": "/data/lake"}, Path("/data/lake/raw/events")),
+        ({"CHRONO_LAKE_ROOT": "/data/lake", "CHRONO_EVENTS_ROOT": "ev"}, project / "ev"),
+        ({"CHRONO_EVENTS_ROOT": "/srv/events"}, Path("/srv/events")),
+    ]
+    for env, expected in cases:
+        with monkeypatch.context() as scoped:
+            for name, value in env.items():
+                scoped.setenv(name, value)
+            assert events_root() == expected, env  # read at call time
+            assert load_settings().events_root == expected, env
+    # the writer's default
+    with EventWriter(flush_interval_s=None, spool=False) as writer:
+        assert writer.root == project / "lake/raw/events"
+    # outside a dbt project: the working directory
+    monkeypatch.chdir(tmp_path)
+    assert events_root() == tmp_path.resolve() / "lake/raw/events"

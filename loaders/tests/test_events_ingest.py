@@ -166,6 +166,7 @@ def test_event_values_never_become_paths(tmp_path: Path) -> None:
     everything = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_dir())
     assert everything == [
         "events",
+        "events/_inflight",  # the writers' in-flight folder (empty: only its lock file)
         "events/event_date=2024-03-05",
         "events/event_date=2024-03-05/event_hour=9",
     ]
@@ -211,3 +212,43 @@ def test_root_from_the_environment(
     assert cli("events", "ingest", str(source)) == 0
     assert len(list((tmp_path / "lake/raw/events").glob("*/*/*.parquet"))) == 1
     capsys.readouterr()
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path, via: str) -> None:
+    # Windows tools write a BOM before the first line; `cat a.jsonl b.jsonl` carries b's BOM
+    # into the middle of the stream. U+FEFF can never begin a JSON text, so it is skipped.
+    data = BOM + line(good(1)) + line(good(2)) + BOM + line(good(3)) + BOM + b"\n"
+    root = tmp_path / "events"
+    dead = tmp_path / "dead.jsonl"
+    if via == "file":
+        source = tmp_path / "in.jsonl"
+        source.write_bytes(data)
+        report = run_ingest([str(source)], root, dead_letter_path=dead)
+    else:
+        report = run_ingest(["-"], root, dead_letter_path=dead, stdin=io.BytesIO(data))
+    assert (report.read, report.accepted, report.rejected, report.blank) == (3, 3, 0, 1)
+    assert not dead.exists()
+    pages = duckdb.sql(f"select scrape_page_id from {read_sql(root)} order by 1").fetchall()
+    assert pages == [(1,), (2,), (3,)]
+    # the BOM is not content: the ids are those of the same lines without it
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(data.replace(BOM, b""))
+    run_ingest([str(plain)], tmp_path / "plain")
+    ids = [
+        duckdb.sql(f"select event_id from {read_sql(r)} order by 1").fetchall()
+        for r in (root, tmp_path / "plain")
+    ]
+    assert ids[0] == ids[1]
+
+
+def test_a_bom_inside_a_line_is_still_rejected(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"event_type": "error",' + BOM + b' "x": 1}\n')
+    report = run_ingest([str(source)], tmp_path / "events", dead_letter_path=tmp_path / "d")
+    assert (report.read, report.rejected) == (1, 1)
+    (record,) = [json.loads(x) for x in (tmp_path / "d").read_text().splitlines()]
+    assert record["reason"].startswith("invalid JSON: ")

@@ -3,22 +3,31 @@ with dbt against real Parquet files written by the loaders' EventWriter.
 
 Each test points CHRONO_EVENTS_ROOT at its own folder and runs
 `dbt build --select stg_events events system_performance_hourly` (models, unit tests and
-data tests), then checks the tables against DuckDB reading the raw files directly.
+data tests), then checks the tables against DuckDB reading the raw files directly. The
+last tests hold the dbt side to the loaders' events schema (column lists of the ymls) and
+to the loaders' events root (the folder dbt reads is the one the writer writes, from any
+working directory).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+import yaml
 
+from chrono_analytics.config import events_root as python_events_root
 from chrono_analytics.events import Event, EventWriter, generate_demo_events, read_sql
-from warehouse_helpers import Warehouse
+from chrono_analytics.events.schema import COLUMNS, duckdb_type
+from warehouse_helpers import DBT, PROJECT_ROOT, Warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -173,17 +182,19 @@ def test_an_empty_or_missing_events_root_builds(
     build(warehouse, root)
     assert query(warehouse, "select count(*) from marts.events") == [(0,)]
     assert query(warehouse, "select count(*) from reporting.system_performance_hourly") == [(0,)]
-    # the empty select keeps the contract's types
-    types = dict(
-        query(
+    # the empty select keeps the contract's types (hand-checked ones, then all of them)
+    for schema, table in (("staging", "stg_events"), ("marts", "events")):
+        columns = query(
             warehouse,
             "select column_name, data_type from information_schema.columns "
-            "where table_schema = 'marts' and table_name = 'events'",
+            f"where table_schema = '{schema}' and table_name = '{table}' "
+            "order by ordinal_position",
         )
-    )
-    assert types["event_timestamp"] == "TIMESTAMP WITH TIME ZONE"
-    assert types["event_data"] == "JSON"
-    assert types["event_hour"] == "INTEGER"
+        types = dict(columns)
+        assert types["event_timestamp"] == "TIMESTAMP WITH TIME ZONE"
+        assert types["event_data"] == "JSON"
+        assert types["event_hour"] == "INTEGER"
+        assert columns[:32] == [(c.name, duckdb_type(c).upper()) for c in COLUMNS]
 
 
 def test_system_performance_hourly_matches_a_hand_computation(
@@ -227,3 +238,129 @@ def test_system_performance_hourly_matches_a_hand_computation(
     assert actual[0][3:] == pytest.approx(expected[3:])
     # the hand-made events are in it: at least the error and the critical error
     assert actual[0][2] >= 2
+
+
+def yml_columns(path: str, kind: str, name: str) -> list[dict[str, Any]]:
+    document = yaml.safe_load((PROJECT_ROOT / path).read_text())
+    if kind == "sources":
+        [source] = [s for s in document["sources"] if s["name"] == "events"]
+        [table] = [t for t in source["tables"] if t["name"] == name]
+        return list(table["columns"])
+    [model] = [m for m in document["models"] if m["name"] == name]
+    return list(model["columns"])
+
+
+def accepted_values(column: dict[str, Any]) -> list[str] | None:
+    for test in column.get("data_tests", []):
+        if isinstance(test, dict) and "accepted_values" in test:
+            return list(test["accepted_values"]["arguments"]["values"])
+    return None
+
+
+def test_the_ymls_list_the_schemas_columns() -> None:
+    """The yml column lists are written by hand (each with its own tests and wording); this
+    holds them to the loaders' events schema: same names, same order, same types, same
+    accepted values."""
+    names = [c.name for c in COLUMNS]
+    source = yml_columns("models/staging/events/_events__sources.yml", "sources", "events")
+    staging = yml_columns("models/staging/events/stg_events.yml", "models", "stg_events")
+    mart = yml_columns("models/marts/events.yml", "models", "events")
+    assert [c["name"] for c in source] == names
+    assert [c["description"] for c in source] == [
+        "{{ doc('events__" + name + "') }}" for name in names
+    ]
+    assert [c["name"] for c in staging] == names
+    assert [c["name"] for c in mart] == [*names, "event_month"]
+    assert [c["data_type"] for c in mart] == [*(duckdb_type(c) for c in COLUMNS), "date"]
+    not_null = [c.name for c in COLUMNS if not c.nullable]
+    assert [c["name"] for c in mart if {"type": "not_null"} in c.get("constraints", [])] == [
+        *not_null
+    ]
+    for column in COLUMNS:
+        if column.choices:
+            for columns in (staging, mart):
+                [entry] = [c for c in columns if c["name"] == column.name]
+                assert accepted_values(entry) == list(column.choices), column.name
+
+
+def dbt_with_roots(
+    tmp_path: Path, env: Mapping[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """dbt run where `chrono-analytics` (run_dbt) and analysts run it, the project folder,
+    with exactly `env` for CHRONO_LAKE_ROOT and CHRONO_EVENTS_ROOT."""
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("CHRONO_EVENTS_ROOT", "CHRONO_LAKE_ROOT")
+    }
+    full_env.update(env, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    done = subprocess.run(
+        [DBT, *args, "--log-path", str(tmp_path / "logs")],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    return done
+
+
+def dbt_events_root(tmp_path: Path, env: Mapping[str, str]) -> Path:
+    """The events folder dbt reads: `dbt parse` renders the source's location; DuckDB
+    resolves a relative one against the folder dbt runs in, the project folder."""
+    target = tmp_path / "target"
+    dbt_with_roots(tmp_path, env, "parse", "--no-partial-parse", "--target-path", str(target))
+    manifest = json.loads((target / "manifest.json").read_text())
+    location = manifest["sources"]["source.chrono_analytics.events.events"]["meta"][
+        "external_location"
+    ]
+    prefix, suffix = "read_parquet('", "/event_date=*/event_hour=*/*.parquet"
+    assert location.startswith(prefix)
+    pattern = location[len(prefix) :].split("', ")[0].replace("''", "'")
+    assert pattern.endswith(suffix)
+    return (PROJECT_ROOT / pattern.removesuffix(suffix)).resolve()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "lake/raw/events"),
+        ({"CHRONO_LAKE_ROOT": "", "CHRONO_EVENTS_ROOT": ""}, "lake/raw/events"),
+        ({"CHRONO_LAKE_ROOT": "/srv/lake", "CHRONO_EVENTS_ROOT": "other/events"}, "other/events"),
+    ],
+    ids=["defaults", "empty", "events-root-relative"],
+)
+def test_dbt_and_the_loaders_name_the_same_events_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    monkeypatch.delenv("CHRONO_EVENTS_ROOT", raising=False)
+    monkeypatch.delenv("CHRONO_LAKE_ROOT", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(PROJECT_ROOT / "models" / "staging")  # `chrono-analytics` from a subfolder
+    assert python_events_root() == (PROJECT_ROOT / expected).resolve()
+    assert dbt_events_root(tmp_path, env) == python_events_root()
+
+
+def test_dbt_reads_the_events_the_writer_wrote_from_a_subfolder(
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end with a relative CHRONO_LAKE_ROOT (relative to the project folder, pointing
+    into this test's folder): the writer's default root, used from a subfolder, is the folder
+    `dbt build` reads."""
+    lake = os.path.relpath(tmp_path / "lake", PROJECT_ROOT)
+    monkeypatch.setenv("CHRONO_LAKE_ROOT", lake)
+    monkeypatch.delenv("CHRONO_EVENTS_ROOT", raising=False)
+    monkeypatch.chdir(PROJECT_ROOT / "models" / "staging")
+    with EventWriter(flush_interval_s=None, spool=False) as writer:
+        for i in range(7):
+            writer.capture(
+                Event.performance(
+                    float(i), event_timestamp=START + timedelta(minutes=i), source_component="x"
+                )
+            )
+    assert writer.root == (tmp_path / "lake/raw/events").resolve()
+    env = {**warehouse.env(), "CHRONO_LAKE_ROOT": lake}
+    env.pop("CHRONO_EVENTS_ROOT", None)
+    dbt_with_roots(tmp_path, env, "build", "--select", "stg_events")
+    monkeypatch.chdir(PROJECT_ROOT)  # the view keeps the relative path, as dbt rendered it
+    assert query(warehouse, "select count(*) from staging.stg_events") == [(7,)]

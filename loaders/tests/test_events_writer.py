@@ -116,8 +116,9 @@ def test_flush_on_close_and_context_exit(tmp_path: Path) -> None:
     writer.close()  # idempotent
     read_ids = duckdb.sql(f"select event_id from {read_sql(tmp_path)}").fetchall()
     assert sorted(r[0] for r in read_ids) == sorted(ids)
-    # a clean close leaves no spool behind
+    # a clean close leaves no spool and no in-flight folder behind
     assert sorted(p.name for p in (tmp_path / "_spool").iterdir()) == ["_recovery.lock"]
+    assert sorted(p.name for p in (tmp_path / "_inflight").iterdir()) == ["_registry.lock"]
 
 
 def test_context_exit_on_error_still_writes_what_was_accepted(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
-"""``chrono-analytics events ingest|compact``: the command-line side of the event loaders.
+"""``chrono-analytics events ingest|compact|schema``: the command-line side of the event loaders.
 
 ``register(subparsers)`` adds the ``events`` command to the main CLI. Each handler returns
-its exit status: 0 when everything went through, 1 when some input was rejected (ingest)
-or some partition could not be compacted (compact); errors the user can fix raise
-``UserFacingError`` (printed as one ``error:`` line, exit status 2, by the main CLI).
+its exit status: 0 when everything went through, 1 when some input was rejected (ingest),
+some partition could not be compacted (compact) or a generated file is out of date
+(schema --check); errors the user can fix raise ``UserFacingError`` (printed as one
+``error:`` line, exit status 2, by the main CLI).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from chrono_analytics import config
 from chrono_analytics.errors import UserFacingError
 from chrono_analytics.events.compaction import DEFAULT_GRACE, CompactionBusyError, compact
-from chrono_analytics.events.contract import default_events_root
-from chrono_analytics.events.ingest import MAX_LINE_BYTES, input_size, run_ingest
+from chrono_analytics.events.ingest import MAX_LINE_BYTES, InputFileError, input_size, run_ingest
+from chrono_analytics.events.schema import generated_files
 
 _PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 
 
 def _root(args: argparse.Namespace) -> Path:
-    return Path(args.root) if args.root else default_events_root()
+    return Path(args.root) if args.root else config.events_root()
 
 
 def _show_progress(choice: bool | None, total: int | None) -> bool:
@@ -35,9 +37,6 @@ def _show_progress(choice: bool | None, total: int | None) -> bool:
 def cmd_ingest(args: argparse.Namespace) -> int:
     root = _root(args)
     inputs: list[str] = args.inputs
-    for item in inputs:
-        if item != "-" and not Path(item).is_file():
-            raise UserFacingError(f"input file not found: {item}; check the path")
     total = input_size(inputs)
     bar: Any = None
     if _show_progress(args.progress, total):
@@ -56,8 +55,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             buffer_events=args.buffer_events,
             on_progress=bar.update if bar is not None else None,
         )
-    except FileNotFoundError as exc:
-        raise UserFacingError(f"input file not found: {exc}; check the path") from None
+    except InputFileError as exc:
+        if exc.missing:
+            raise UserFacingError(f"input file not found: {exc.path}; check the path") from None
+        raise UserFacingError(f"cannot read {exc}") from None
     except OSError as exc:
         raise UserFacingError(
             f"writing events under {root} failed: {exc}. Events already written stay; "
@@ -86,11 +87,36 @@ def cmd_compact(args: argparse.Namespace) -> int:
         f"bytes {report.bytes_before:,} -> {report.bytes_after:,}, "
         f"rows {report.rows_read:,} -> {report.rows_written:,} "
         f"({report.duplicates_removed:,} duplicates removed), "
-        f"stale temporary files removed {report.temporary_files_removed:,}"
+        f"abandoned in-flight files removed {report.abandoned_files_removed:,}"
     )
     for folder, problem in report.failures:
         print(f"error: {folder} left as it is: {problem}", file=sys.stderr)
     return 1 if report.failures else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    project = config.project_root()
+    if not (project / "dbt_project.yml").is_file():
+        raise UserFacingError(
+            f"no dbt_project.yml in {project} or above; run this inside the dbt project"
+        )
+    stale = [
+        path
+        for path, text in generated_files().items()
+        if not (project / path).is_file() or (project / path).read_text() != text
+    ]
+    for path in stale:
+        if args.check:
+            print(f"{path} differs from the events schema", file=sys.stderr)
+        else:
+            (project / path).write_text(generated_files()[path])
+            print(f"wrote {path}")
+    if args.check and stale:
+        print("run: chrono-analytics events schema --write", file=sys.stderr)
+        return 1
+    if not stale:
+        print("the files generated from the events schema are up to date")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,7 +127,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         metavar="DIR",
         help="events root folder (default: $CHRONO_EVENTS_ROOT, else "
-        "<$CHRONO_LAKE_ROOT or ./lake>/raw/events)",
+        "<$CHRONO_LAKE_ROOT or lake>/raw/events; relative to the dbt project folder)",
     )
     events = subparsers.add_parser(
         "events", help="application events: ingest JSON Lines, compact Parquet files"
@@ -154,7 +180,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parents=[common],
         help="merge the small files of closed hours into one file per partition",
         description="An hour is closed when it ended more than --grace-minutes ago. Each "
-        "closed partition becomes one compacted.parquet, deduplicated by event_id.",
+        "closed partition becomes one compacted.parquet, deduplicated by event_id. Files "
+        "that a live writer or ingest is still writing are never touched, whatever the "
+        "grace; those of writers that are gone are removed.",
     )
     compact_cmd.add_argument(
         "--grace-minutes",
@@ -164,3 +192,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="minutes after an hour's end before it is compacted",
     )
     compact_cmd.set_defaults(handler=cmd_compact)
+
+    schema = commands.add_parser(
+        "schema",
+        help="write (or check) the dbt files generated from the events schema",
+        description="The events schema is defined once, in "
+        "loaders/chrono_analytics/events/schema.py. This writes the dbt files generated "
+        "from it (macros/events_columns.sql, models/staging/events/_events__docs.md).",
+    )
+    mode = schema.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite the files that differ")
+    mode.add_argument(
+        "--check", action="store_true", help="exit 1 when a file differs (write nothing)"
+    )
+    schema.set_defaults(handler=cmd_schema)

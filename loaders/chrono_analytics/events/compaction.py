@@ -7,22 +7,28 @@ hours are never touched. For each closed partition holding at least one ``part-*
    deduplicate by ``event_id`` (the row with the earliest ``created_at`` wins; ties go to
    the file that sorts first, ``compacted.parquet`` before ``part-*``), sort by
    ``event_timestamp, event_id``;
-2. write ``compacted.parquet`` through a hidden ``.tmp`` file, fsync, ``os.replace`` it
-   into place (the name is deterministic: one compacted file per partition, replaced
-   atomically), fsync the folder;
+2. write ``compacted.parquet`` in the compaction's in-flight folder (``files.py``), fsync,
+   ``os.replace`` it into place (the name is deterministic: one compacted file per
+   partition, replaced atomically), fsync the folder;
 3. delete exactly the ``part-*`` files read in step 1 (a file a late writer adds meanwhile
    is left for the next run), fsync the folder.
 
-Crash story. Before step 2's rename, readers see the old files only (the ``.tmp`` file is
-invisible to ``*.parquet`` globs and is removed by a later run once older than the
-grace period). Between the rename and the end of step 3, readers see the compacted file
-*and* some of the small files: the same rows twice, with the same ``event_id``. That
-window is milliseconds in a normal run; after a crash it lasts until the next run, which
-reads the compacted file plus the leftovers, deduplicates, rewrites the same rows and
-deletes the leftovers, so it converges to exactly what an uninterrupted run produces.
-Readers must therefore deduplicate by ``event_id`` (the events mart does, as it must
-anyway for replayed spools and re-ingested files). Rows are never lost: nothing is
-deleted before the rows are durable in the compacted file.
+In-flight files. Each run first removes the in-flight folders of writers that are gone
+(``files.sweep``: a killed writer's or compaction's half-written file). The in-flight files
+of live writers, ingests and compactions are never touched, whatever the grace period:
+their owners hold a lock on them, and they are not in the partition folders this module
+lists. The grace period only decides which hours are closed.
+
+Crash story. Before step 2's rename, readers see the old files only (the in-flight file
+is outside every partition folder; the next run removes it). Between the rename and the
+end of step 3, readers see the compacted file *and* some of the small files: the same
+rows twice, with the same ``event_id``. That window is milliseconds in a normal run;
+after a crash it lasts until the next run, which reads the compacted file plus the
+leftovers, deduplicates, rewrites the same rows and deletes the leftovers, so it
+converges to exactly what an uninterrupted run produces. Readers must therefore
+deduplicate by ``event_id`` (the events mart does, as it must anyway for replayed spools
+and re-ingested files). Rows are never lost: nothing is deleted before the rows are
+durable in the compacted file.
 
 A query that lists a small file just before step 3 deletes it can fail with "file not
 found"; rerunning it succeeds. Only one compaction runs per root at a time
@@ -34,8 +40,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,15 +49,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chrono_analytics.events.contract import FILE_SCHEMA, US_PER_HOUR, parse_partition_dir
-from chrono_analytics.events.contract import to_micros as _to_micros
 from chrono_analytics.events.files import (
     COMPRESSION,
+    Lease,
     fsync_dir,
     is_data_file,
-    is_temporary,
+    sweep,
     write_parquet_atomic,
 )
+from chrono_analytics.events.layout import parse_partition_dir
+from chrono_analytics.events.schema import FILE_SCHEMA, US_PER_HOUR, to_micros
 
 COMPACTED_NAME: Final = "compacted.parquet"
 LOCK_NAME: Final = "_compaction.lock"
@@ -75,7 +80,7 @@ class CompactionReport:
     bytes_after: int = 0
     rows_read: int = 0
     rows_written: int = 0
-    temporary_files_removed: int = 0
+    abandoned_files_removed: int = 0  # in-flight files of writers that are gone
     failures: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
@@ -150,7 +155,9 @@ def _remove_inputs(folder: Path, inputs: list[Path]) -> None:
     fsync_dir(folder)
 
 
-def _compact_partition(folder: Path, compression: str) -> tuple[int, int, int, int, int, int]:
+def _compact_partition(
+    folder: Path, lease: Lease, compression: str
+) -> tuple[int, int, int, int, int, int]:
     """Return (files_before, bytes_before, rows_read, rows_written, files_after, bytes_after)."""
     data_files = sorted(p for p in folder.iterdir() if is_data_file(p.name))
     small = [p for p in data_files if p.name != COMPACTED_NAME]
@@ -160,22 +167,9 @@ def _compact_partition(folder: Path, compression: str) -> tuple[int, int, int, i
     tables = [conform(pq.read_table(p)) for p in data_files]
     merged = pa.concat_tables(tables)
     result = deduplicate(merged)
-    size = write_parquet_atomic(result, folder / COMPACTED_NAME, compression=compression)
+    size = write_parquet_atomic(result, folder / COMPACTED_NAME, lease, compression=compression)
     _remove_inputs(folder, small)
     return len(data_files), bytes_before, merged.num_rows, result.num_rows, 1, size
-
-
-def _remove_stale_temporaries(folder: Path, older_than: float) -> int:
-    removed = 0
-    for path in folder.iterdir():
-        if is_temporary(path.name):
-            try:
-                if path.stat().st_mtime < older_than:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
-    return removed
 
 
 class _RootLock:
@@ -214,7 +208,6 @@ def compact(
     grace: timedelta = DEFAULT_GRACE,
     now: datetime | None = None,
     compression: str = COMPRESSION,
-    on_partition: Callable[[Path], None] | None = None,
 ) -> CompactionReport:
     """Compact every closed hour partition under ``root`` (see the module docstring).
 
@@ -228,32 +221,43 @@ def compact(
     moment = now if now is not None else datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    cutoff_us = _to_micros(moment - grace)
-    stale_before = time.time() - grace.total_seconds()
+    cutoff_us = to_micros(moment - grace)
     with _RootLock(root_path):
-        for hour_index, folder in _partitions(root_path):
-            report.partitions_seen += 1
-            report.temporary_files_removed += _remove_stale_temporaries(folder, stale_before)
-            if (hour_index + 1) * US_PER_HOUR > cutoff_us:
-                report.partitions_open += 1
-                _count_left_as_is(report, folder)
-                continue
-            try:
-                files_b, bytes_b, rows_r, rows_w, files_a, bytes_a = _compact_partition(
-                    folder, compression
-                )
-            except (OSError, ValueError, pa.ArrowException) as exc:
-                report.failures.append((folder, f"{type(exc).__name__}: {exc}"))
-                _count_left_as_is(report, folder)
-                continue
-            if rows_r:
-                report.partitions_compacted += 1
-            report.files_before += files_b
-            report.bytes_before += bytes_b
-            report.rows_read += rows_r
-            report.rows_written += rows_w
-            report.files_after += files_a
-            report.bytes_after += bytes_a
-            if on_partition is not None:
-                on_partition(folder)
+        report.abandoned_files_removed = sweep(root_path)
+        lease = Lease(root_path)
+        try:
+            _compact_closed_hours(root_path, report, cutoff_us, lease, compression)
+        finally:
+            lease.release()
     return report
+
+
+def _compact_closed_hours(
+    root_path: Path,
+    report: CompactionReport,
+    cutoff_us: int,
+    lease: Lease,
+    compression: str,
+) -> None:
+    for hour_index, folder in _partitions(root_path):
+        report.partitions_seen += 1
+        if (hour_index + 1) * US_PER_HOUR > cutoff_us:
+            report.partitions_open += 1
+            _count_left_as_is(report, folder)
+            continue
+        try:
+            files_b, bytes_b, rows_r, rows_w, files_a, bytes_a = _compact_partition(
+                folder, lease, compression
+            )
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            report.failures.append((folder, f"{type(exc).__name__}: {exc}"))
+            _count_left_as_is(report, folder)
+            continue
+        if rows_r:
+            report.partitions_compacted += 1
+        report.files_before += files_b
+        report.bytes_before += bytes_b
+        report.rows_read += rows_r
+        report.rows_written += rows_w
+        report.files_after += files_a
+        report.bytes_after += bytes_a

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Unpack
 
-from chrono_analytics.events.contract import Event, EventContext
+from chrono_analytics.events.api import Event, EventContext
 from chrono_analytics.events.writer import EventWriter
 
 DEMO_START: Final = datetime(2024, 1, 1, tzinfo=UTC)

@@ -3,7 +3,10 @@
 Every non-blank line read is either accepted (written through ``EventWriter``, so with the
 same validation as the application) or rejected into a dead-letter file, never both and
 never neither: ``read == accepted + rejected``. Blank lines are skipped and counted apart.
-A bad line never stops the run and never costs the good lines around it.
+A bad line never stops the run and never costs the good lines around it. A UTF-8 byte
+order mark at the start of a line (the first line of a file saved by a Windows tool, or
+any line after ``cat a.jsonl b.jsonl``) is skipped: U+FEFF never begins a JSON text, so
+skipping it changes no valid line (RFC 8259 allows a parser to ignore it).
 
 Dead-letter file: JSON Lines, one object per rejected line with ``source`` (file name or
 ``<stdin>``), ``line_number`` (1-based), ``reason`` (``<field>: <problem>`` for contract
@@ -27,13 +30,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from chrono_analytics.events.contract import EventValidationError
 from chrono_analytics.events.files import ensure_dir
+from chrono_analytics.events.validation import EventValidationError
 from chrono_analytics.events.writer import EventWriter
 
 MAX_LINE_BYTES: Final = 1024 * 1024
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 DEAD_LETTER_DIR: Final = "_dead_letter"
 _KEPT_PREFIX: Final = 1024
+
+
+class InputFileError(Exception):
+    """An input file cannot be opened; ``path`` names it (never a file the ingest writes)."""
+
+    def __init__(self, path: str, exc: OSError) -> None:
+        self.path = path
+        self.missing = isinstance(exc, FileNotFoundError)
+        problem = "not found" if self.missing else (exc.strerror or str(exc))
+        super().__init__(f"input file {path}: {problem}")
 
 
 @dataclass
@@ -162,6 +176,8 @@ def ingest_streams(
                 )
                 continue
             text = raw.strip()
+            if text.startswith(UTF8_BOM):
+                text = text[len(UTF8_BOM) :].strip()
             if not text:
                 report.blank += 1
                 continue
@@ -198,38 +214,39 @@ def run_ingest(
     """Ingest JSONL files (``-`` or no input: ``stdin``) into ``root``.
 
     Accepted events are flushed and closed before returning, also when the run is
-    interrupted (then the exception propagates after the flush).
+    interrupted (then the exception propagates after the flush). An input that cannot be
+    opened raises ``InputFileError`` before anything is written; any other ``OSError`` is
+    about writing under ``root``.
     """
-    paths = list(inputs) or ["-"]
-    for item in paths:
-        if item != "-" and not Path(item).is_file():
-            raise FileNotFoundError(item)
-    dead_letter = DeadLetter(dead_letter_path or default_dead_letter_path(root))
-    writer = EventWriter(
-        root,
-        max_buffer_events=buffer_events,
-        flush_interval_s=None,
-        source_component=source_component,
-        environment=environment,
-        spool=False,  # the input file is the spool: re-running gives the same event ids
-        flush_at_exit=False,
-    )
-    opened: list[BinaryIO] = []
+    sources: list[tuple[str, BinaryIO]] = []
     try:
-        sources: list[tuple[str, BinaryIO]] = []
-        for item in paths:
+        for item in list(inputs) or ["-"]:
             if item == "-":
                 sources.append(("<stdin>", stdin if stdin is not None else _stdin()))
-            else:
-                handle: BinaryIO = open(item, "rb")  # noqa: SIM115 - closed in finally
-                opened.append(handle)
-                sources.append((item, handle))
-        report = ingest_streams(sources, writer, dead_letter, on_progress=on_progress)
+                continue
+            try:
+                sources.append((item, open(item, "rb")))  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise InputFileError(item, exc) from None
+        dead_letter = DeadLetter(dead_letter_path or default_dead_letter_path(root))
+        writer = EventWriter(
+            root,
+            max_buffer_events=buffer_events,
+            flush_interval_s=None,
+            source_component=source_component,
+            environment=environment,
+            spool=False,  # the input file is the spool: re-running gives the same event ids
+            flush_at_exit=False,
+        )
+        try:
+            report = ingest_streams(sources, writer, dead_letter, on_progress=on_progress)
+        finally:
+            dead_letter.close()
+            writer.close()
     finally:
-        for handle in opened:
-            handle.close()
-        dead_letter.close()
-        writer.close()
+        for name, handle in sources:
+            if name != "<stdin>":
+                handle.close()
     report.files_written = writer.files_written
     report.dead_letter = dead_letter.path if dead_letter.count else None
     return report
@@ -242,8 +259,12 @@ def _stdin() -> BinaryIO:
 
 
 def input_size(inputs: Sequence[str]) -> int | None:
-    """Total bytes of the inputs, or None when one is stdin (unknown length)."""
+    """Total bytes of the inputs, or None when unknown (stdin, or an input that cannot be
+    read: ``run_ingest`` reports that one)."""
     paths = list(inputs) or ["-"]
     if "-" in paths:
         return None
-    return sum(Path(p).stat().st_size for p in paths)
+    try:
+        return sum(os.stat(p).st_size for p in paths)
+    except OSError:
+        return None

@@ -8,7 +8,8 @@ Layout of a spool folder (default ``<events_root>/_spool``; it must be on a loca
   validated Row (event id included). A flush *rotates*: the rows in the buffer and the
   segments holding them leave together, a fresh segment takes new events, and the old
   segments are deleted only after the Parquet files of those rows are durable.
-- ``_recovery.lock``: taken while a starting writer recovers dead writers.
+- ``_recovery.lock``: taken while a starting writer creates its spool and recovers dead
+  writers (so recovery never sees a spool half-created).
 
 Recovery (at writer start): under ``_recovery.lock``, every ``<writer>.lock`` whose flock
 can be taken belongs to a dead writer; its segments (and segments whose lock file is gone)
@@ -40,15 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from chrono_analytics.events.contract import (
-    COMPACT_JSON,
-    FILE_COLUMNS,
-    EventValidationError,
-    Row,
-    from_micros,
-    normalize,
-)
-from chrono_analytics.events.files import ensure_dir, fsync_dir
+from chrono_analytics.events.files import FileLock, ensure_dir, fsync_dir
+from chrono_analytics.events.schema import FILE_COLUMNS, Row, from_micros
+from chrono_analytics.events.validation import COMPACT_JSON, EventValidationError, normalize
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +119,6 @@ class Spool:
                 log.exception("spool %s: could not remove a partial line", self._current)
             raise
         self._current_bytes += len(line)
-
-    def sync(self) -> None:
-        os.fsync(self._fd)
 
     def detach(self) -> tuple[list[Path], int]:
         """Start a fresh segment; return every segment whose rows now leave with a flush
@@ -211,24 +203,14 @@ class Orphan:
             os.close(self.lock_fd)
 
 
-class RecoveryLock:
+def recovery_lock(folder: Path) -> FileLock:
     """``_recovery.lock`` of a spool folder (blocking: recoveries take turns)."""
-
-    def __init__(self, folder: Path) -> None:
-        ensure_dir(folder)
-        self._fd = os.open(folder / RECOVERY_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-
-    def __enter__(self) -> RecoveryLock:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
+    ensure_dir(folder)
+    return FileLock(folder / RECOVERY_LOCK)
 
 
 def find_orphans(folder: Path, *, own_writer_id: str | None = None) -> Iterator[Orphan]:
-    """Dead writers' spools (call under RecoveryLock). Each is yielded locked."""
+    """Dead writers' spools (call under recovery_lock). Each is yielded locked."""
     if not folder.is_dir():
         return
     for hidden in folder.glob(".*.lock.tmp"):  # a writer died between create and rename

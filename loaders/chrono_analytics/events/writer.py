@@ -22,8 +22,10 @@ When events reach the files:
 
 A flush writes one new Parquet file per (event_date, event_hour) partition it touches:
 ``<root>/event_date=YYYY-MM-DD/event_hour=H/part-<utc>-<pid>-<uuid>.parquet``, written
-to a hidden ``.tmp`` name, fsync'd, renamed into place, folder fsync'd. The uuid4 in the
-name keeps concurrent writers (threads or processes) from ever colliding.
+in the writer's in-flight folder (``<root>/_inflight/<lease>/``, which it holds a lock on
+for its whole life, so that no compaction ever removes it), fsync'd, renamed into place,
+folder fsync'd (``files.py``). The uuid4 in the name keeps concurrent writers (threads or
+processes) from ever colliding.
 
 Loss bound. With the spool (default), an accepted event is in the spool file before
 ``capture`` returns: a SIGKILL, an OOM kill or a crash loses nothing; the next writer
@@ -56,30 +58,24 @@ from typing import Final
 
 import pyarrow as pa
 
-from chrono_analytics.events.contract import (
-    FILE_SCHEMA,
-    TS_INDEX,
-    US_PER_HOUR,
-    Defaults,
-    Event,
-    Row,
-    default_events_root,
-    normalize,
-    now_micros,
-    partition_dir,
-)
+from chrono_analytics import config
+from chrono_analytics.events.api import Event
 from chrono_analytics.events.files import (
     COMPRESSION,
+    Lease,
     ensure_dir,
     write_parquet_atomic,
     write_table,
 )
+from chrono_analytics.events.layout import partition_dir
+from chrono_analytics.events.schema import FILE_SCHEMA, TS_INDEX, US_PER_HOUR, Row
 from chrono_analytics.events.spool import (
-    RecoveryLock,
     Spool,
     encode_row,
     find_orphans,
+    recovery_lock,
 )
+from chrono_analytics.events.validation import Defaults, normalize, now_micros
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +134,13 @@ def group_by_hour(rows: Sequence[Row]) -> list[tuple[int, list[Row]]]:
     return sorted(groups.items())
 
 
-def write_hour(root: Path, hour_index: int, rows: Sequence[Row], compression: str) -> WrittenFile:
+def write_hour(
+    root: Path, hour_index: int, rows: Sequence[Row], lease: Lease, compression: str
+) -> WrittenFile:
     folder = partition_dir(root, hour_index)
     ensure_dir(folder)
     path = folder / part_file_name()
-    size = write_parquet_atomic(rows_to_table(rows), path, compression=compression)
+    size = write_parquet_atomic(rows_to_table(rows), path, lease, compression=compression)
     return WrittenFile(path, len(rows), size)
 
 
@@ -157,7 +155,7 @@ def _warm_up(compression: str) -> None:
 class EventWriter:
     """Buffered, durable writer of contract events to ``root`` (see the module docstring).
 
-    ``root`` defaults to ``default_events_root()``. ``source_component``,
+    ``root`` defaults to ``chrono_analytics.config.events_root()``. ``source_component``,
     ``source_module`` and ``environment`` fill those columns when an event leaves them
     empty. ``flush_interval_s=None`` disables the timer thread; ``spool=False`` disables
     the crash spool; ``flush_at_exit=False`` skips the atexit hook.
@@ -181,13 +179,14 @@ class EventWriter:
             raise ValueError("max_buffer_events must be >= 1")
         if flush_interval_s is not None and not flush_interval_s > 0:
             raise ValueError("flush_interval_s must be > 0 or None")
-        self.root = Path(root) if root is not None else default_events_root()
+        self.root = Path(root) if root is not None else config.events_root()
         self.max_buffer_events = max_buffer_events
         self.flush_interval_s = flush_interval_s
         self.defaults = Defaults(source_component, source_module, environment)
         self.compression = compression
         ensure_dir(self.root)
         _warm_up(compression)
+        self._lease = Lease(self.root)  # its in-flight folder (files.py)
 
         self._lock = threading.Lock()  # buffer, spool appends, closed flag
         self._flush_lock = threading.Lock()  # one flush at a time
@@ -206,11 +205,18 @@ class EventWriter:
         self._spool: Spool | None = None
         if spool:
             folder = Path(spool_dir) if spool_dir is not None else self.root / SPOOL_DIR_NAME
-            self._spool = Spool(folder)
             try:
-                self.recovered = self._recover(folder)
+                # the spool is created under the recovery lock too, so that a recovering
+                # writer never sees it half-created (lock file made, not yet locked)
+                with recovery_lock(folder):
+                    self._spool = Spool(folder)
+                    try:
+                        self.recovered = self._recover(folder)
+                    except BaseException:
+                        self._spool.close()  # nothing of ours in it yet: remove it
+                        raise
             except BaseException:
-                self._spool.close()  # nothing of ours in it yet: remove it
+                self._lease.release()
                 raise
 
         self._atexit_registered = flush_at_exit
@@ -316,7 +322,9 @@ class EventWriter:
             written: list[WrittenFile] = []
             for position, (hour, group) in enumerate(groups):
                 try:
-                    written.append(write_hour(self.root, hour, group, self.compression))
+                    written.append(
+                        write_hour(self.root, hour, group, self._lease, self.compression)
+                    )
                 except BaseException:
                     remaining = [row for _, later in groups[position:] for row in later]
                     with self._lock:
@@ -363,34 +371,34 @@ class EventWriter:
     # -- recovery ------------------------------------------------------------------------
 
     def _recover(self, folder: Path) -> int:
-        """Write the events of dead writers' spools (see spool.py); return how many."""
+        """Write the events of dead writers' spools (see spool.py); return how many. Call
+        under ``recovery_lock(folder)``."""
         assert self._spool is not None
         recovered = 0
-        with RecoveryLock(folder):
-            for orphan in find_orphans(folder, own_writer_id=self._spool.writer_id):
-                try:
-                    batch: list[Row] = []
-                    for row in orphan.rows():
-                        batch.append(row)
-                        if len(batch) >= _RECOVERY_BATCH:
-                            recovered += self._write_now(batch)
-                            batch = []
-                    recovered += self._write_now(batch)
-                except BaseException:
-                    orphan.give_up()
-                    raise
-                orphan.finish()
-                if orphan.segments:
-                    log.warning(
-                        "recovered the spool of writer %s (%d unreadable lines)",
-                        orphan.writer_id,
-                        orphan.bad_lines,
-                    )
+        for orphan in find_orphans(folder, own_writer_id=self._spool.writer_id):
+            try:
+                batch: list[Row] = []
+                for row in orphan.rows():
+                    batch.append(row)
+                    if len(batch) >= _RECOVERY_BATCH:
+                        recovered += self._write_now(batch)
+                        batch = []
+                recovered += self._write_now(batch)
+            except BaseException:
+                orphan.give_up()
+                raise
+            orphan.finish()
+            if orphan.segments:
+                log.warning(
+                    "recovered the spool of writer %s (%d unreadable lines)",
+                    orphan.writer_id,
+                    orphan.bad_lines,
+                )
         return recovered
 
     def _write_now(self, rows: list[Row]) -> int:
         for hour, group in group_by_hour(rows):
-            write_hour(self.root, hour, group, self.compression)
+            write_hour(self.root, hour, group, self._lease, self.compression)
             self.files_written += 1
         self.written += len(rows)
         return len(rows)
@@ -398,7 +406,8 @@ class EventWriter:
     # -- close ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the timer, write every buffered event, release the spool. Idempotent."""
+        """Stop the timer, write every buffered event, release the spool and the in-flight
+        folder. Idempotent."""
         with self._lock:
             if self._closed:
                 return
@@ -413,6 +422,7 @@ class EventWriter:
                 self._spool.abandon()  # the events stay in the spool for the next start
             raise
         finally:
+            self._lease.release()
             if self._atexit_registered:
                 atexit.unregister(self._at_exit)
                 self._atexit_registered = False

@@ -23,48 +23,11 @@ source as (
 ),
 
 renamed as (
+    {#- every contract column, in contract order, cast to its type (events_casts():
+        events_columns(), generated from the loaders' events schema); the two enumerations
+        are trimmed and lower-cased -#}
     select
-        -- ids
-        cast(event_id as varchar) as event_id,
-        cast(user_id as bigint) as user_id,
-        cast(project_id as bigint) as project_id,
-        cast(domain_id as bigint) as domain_id,
-        cast(scrape_session_id as bigint) as scrape_session_id,
-        cast(scrape_page_id as bigint) as scrape_page_id,
-        cast(correlation_id as varchar) as correlation_id,
-        cast(trace_id as varchar) as trace_id,
-
-        -- strings
-        {{ normalize_enum('event_type') }} as event_type,
-        cast(event_subtype as varchar) as event_subtype,
-        cast(source_component as varchar) as source_component,
-        cast(source_module as varchar) as source_module,
-        cast(environment as varchar) as environment,
-        cast(event_data as json) as event_data,
-        cast(event_message as varchar) as event_message,
-        {{ normalize_enum('event_severity') }} as event_severity,
-        cast(event_status as varchar) as event_status,
-        cast(error_code as varchar) as error_code,
-        cast(error_category as varchar) as error_category,
-        cast(user_action as varchar) as user_action,
-        cast(pipeline_stage as varchar) as pipeline_stage,
-        cast(pipeline_status as varchar) as pipeline_status,
-
-        -- numerics
-        cast(event_hour as integer) as event_hour,
-        cast(duration_ms as double) as duration_ms,
-        cast(memory_usage_mb as double) as memory_usage_mb,
-        cast(cpu_usage_percent as double) as cpu_usage_percent,
-        cast(items_processed as bigint) as items_processed,
-        cast(success_count as bigint) as success_count,
-        cast(failure_count as bigint) as failure_count,
-
-        -- dates
-        cast(event_date as date) as event_date,
-
-        -- timestamps
-        cast(event_timestamp as timestamp with time zone) as event_timestamp,
-        cast(created_at as timestamp with time zone) as created_at
+        {{ events_casts(normalized=['event_type', 'event_severity']) }}
     from source
 ),
 

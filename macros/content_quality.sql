@@ -1,14 +1,16 @@
 {#- Quality measures of a page. -#}
 
-{#- The application's priority (0..10) scaled to 0..1; NULL when the priority is unset (no
-    default is invented). -#}
+{#- The application's priority (0..10) scaled to 0..1; NULL when the priority is unset or
+    outside 0..10 (no default is invented; tests/marts/warn_page_values_out_of_range counts
+    the out-of-range ones). -#}
 {% macro quality_score(priority_score) -%}
-    (cast({{ priority_score }} as double) / 10)
+    (case when {{ priority_score }} between 0 and 10 then cast({{ priority_score }} as double) / 10 end)
 {%- endmacro %}
 
-{#- High-value content: priority above 7. Never NULL: an unset priority is not high value. -#}
+{#- High-value content: priority above 7 (8, 9 or 10). Never NULL: an unset or out-of-range
+    priority is not high value. -#}
 {% macro is_high_value_content(priority_score) -%}
-    coalesce({{ priority_score }} > 7, false)
+    coalesce({{ priority_score }} between 8 and 10, false)
 {%- endmacro %}
 
 {#- Meaningful content: more than min_chars characters of extracted text that is not blank.

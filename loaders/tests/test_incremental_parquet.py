@@ -230,7 +230,10 @@ def test_full_build_equals_the_source_one_sorted_file_per_partition(built: Fixtu
             assert in_file_order == sorted(in_file_order), path
             # the partition column is stored inside the file too, with the model's type
             types = {
-                r[0]: r[1] for r in conn.execute(f"describe select * from read_parquet('{path}', hive_partitioning = false)").fetchall()
+                r[0]: r[1]
+                for r in conn.execute(
+                    f"describe select * from read_parquet('{path}', hive_partitioning = false)"
+                ).fetchall()
             }
             assert types["archive_year"] == "INTEGER"
         groups = conn.execute(

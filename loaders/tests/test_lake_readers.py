@@ -1,0 +1,184 @@
+"""Readers never lock, never fail and never see a mixture while runs commit.
+
+Reader threads (the project's read helper, pyarrow and polars over the snapshot's file list)
+and a reader process (DuckDB through a new connection per query) query pages_by_year in a
+loop while another process commits at least 200 snapshots of it with dbt: incremental runs
+after an UPDATE of two pages in two partitions (so every such commit adds exactly 2 to
+sum(retry_count)), and every tenth a full refresh (every file replaced). Every answer must be
+the answer of one committed snapshot: a reader mixing two snapshots' files would see an odd
+step of the sum, or a page twice. Superseded files are vacuumed after 20 seconds meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from chrono_analytics.lake.reader import Lake
+from warehouse_helpers import PROJECT_ROOT, Warehouse
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE / "fixtures" / "incremental_project"
+COMMITS = 200
+QUERY = "select count(*), count(distinct page_id), sum(retry_count) from pages_by_year"
+
+READER_PROCESS = (
+    f"""
+import json, sys, time
+from pathlib import Path
+from chrono_analytics.lake.reader import Lake
+root, out, stop = sys.argv[1:4]
+lake = Lake(root)
+with open(out, "w") as handle:
+    while not Path(stop).exists():
+        try:
+            with lake.connect() as conn:
+                row = conn.execute({QUERY!r}).fetchone()
+            handle.write(json.dumps({{"answer": list(row)}}) + "\\n")
+        except Exception as exc:
+            handle.write(json.dumps({{"error": repr(exc)}}) + "\\n")
+"""
+)
+
+
+def pyarrow_answer(lake: Lake) -> list[int]:
+    files = lake.files("pages_by_year")
+    dataset = ds.dataset(
+        files,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([("archive_year", pa.int32())]), flavor="hive"),
+        partition_base_dir=lake.location("pages_by_year"),
+    )
+    table = dataset.to_table(columns=["page_id", "retry_count"])
+    ids = table.column("page_id")
+    return [
+        table.num_rows,
+        len(pc.unique(ids)),
+        int(pc.sum(table.column("retry_count")).as_py() or 0),
+    ]
+
+
+def polars_answer(lake: Lake) -> list[int]:
+    frame = pl.scan_parquet(lake.files("pages_by_year"), hive_partitioning=False).select(
+        pl.len(), pl.col("page_id").n_unique(), pl.col("retry_count").sum()
+    )
+    return [int(v) for v in frame.collect().row(0)]
+
+
+def helper_answer(lake: Lake) -> list[int]:
+    row = lake.query(QUERY)[0]
+    return [int(v) for v in row]
+
+
+def test_readers_see_one_committed_snapshot_each_while_runs_commit(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    dsn = make_source_db(pages=1_500, seed=43)
+    warehouse = Warehouse(dsn, tmp_path / "chrono.duckdb", tmp_path / "lake")
+    target = tmp_path / "target"
+    warehouse.dbt(
+        "run", "--select", "pages_by_year", "--target-path", str(target), project_dir=FIXTURE
+    )
+    env = {**warehouse.env(), "CHRONO_LAKE_RETENTION_SECONDS": "20"}
+    answers = tmp_path / "committed.jsonl"
+    initial = helper_answer(Lake(warehouse.lake_root))
+    stop = tmp_path / "stop"
+    Lake(warehouse.lake_root)
+
+    observed: dict[str, list[list[int]]] = {"helper": [], "pyarrow": [], "polars": []}
+    failures: list[str] = []
+
+    def read_loop(name: str, read: Callable[[Lake], list[int]]) -> None:
+        own = Lake(warehouse.lake_root)
+        while not stop.exists():
+            try:
+                observed[name].append(read(own))
+            except Exception as exc:
+                failures.append(f"{name}: {exc!r}")
+
+    threads = [
+        threading.Thread(target=read_loop, args=(name, read), daemon=True)
+        for name, read in (
+            ("helper", helper_answer),
+            ("pyarrow", pyarrow_answer),
+            ("polars", polars_answer),
+        )
+    ]
+    process_out = tmp_path / "process.jsonl"
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            READER_PROCESS,
+            str(warehouse.lake_root),
+            str(process_out),
+            str(stop),
+        ],
+        env=env,
+    )
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    try:
+        writer = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "lake_writer_loop.py"),
+                dsn,
+                str(warehouse.lake_root),
+                str(COMMITS),
+                str(answers),
+                str(target),
+            ],
+            env={**env, "PYTHONPATH": os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])},
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    finally:
+        stop.touch()
+        for thread in threads:
+            thread.join(timeout=60)
+        reader.wait(timeout=60)
+    seconds = time.monotonic() - started
+    assert writer.returncode == 0, writer.stdout[-3000:] + writer.stderr[-3000:]
+
+    committed = [json.loads(line) for line in answers.read_text().splitlines()]
+    versions = [c["version"] for c in committed]
+    assert len(versions) >= COMMITS and versions == sorted(set(versions))
+    # the state before the loop's first commit is a committed snapshot too
+    valid = {tuple(initial)} | {tuple(c["answer"]) for c in committed}
+
+    process_rows: list[dict[str, Any]] = [
+        json.loads(line) for line in process_out.read_text().splitlines() if line.strip()
+    ]
+    failures += [row["error"] for row in process_rows if "error" in row]
+    observed["process"] = [row["answer"] for row in process_rows if "answer" in row]
+    assert failures == [], failures[:5]
+    for name, answers_seen in observed.items():
+        assert len(answers_seen) >= 20, (name, len(answers_seen), seconds)
+        for answer in answers_seen:
+            assert answer[0] == answer[1], (name, answer)  # no page twice
+            assert tuple(answer) in valid, (name, answer)  # one committed snapshot
+    # superseded files were vacuumed meanwhile: the lake kept a fraction of the files written
+    location = warehouse.lake_root / "pages_by_year"
+    present = [p for p in location.rglob("*.parquet") if "_chrono" not in p.parts]
+    written = sum(
+        json.loads(p.read_text())["run"].get("files_written", 0)
+        for p in (location / "_chrono" / "snapshots").glob("*.json")
+    )
+    assert len(present) < written / 2, (len(present), written)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,11 @@ SEEDS = PROJECT_ROOT / "seeds"
 
 
 def reference_url_parts(url: str) -> dict[str, Any]:
-    """Host, path, query, depth and extension of a URL by urllib.parse and os.path."""
+    """Host, path, query, depth and extension of a URL by urllib.parse and os.path; the slashes
+    or backslashes after http:, https:, ftp:, ws: and wss: are read as '//', as browsers do."""
+    special = re.match(r"(?i)(https?|ftp|wss?):[/\\]+", url)
+    if special:
+        url = f"{special.group(1)}://{url[special.end() :]}"
     parts = urlsplit(url)
     host = parts.hostname.rstrip(".") if parts.hostname else None
     if host is not None and ":" in host:
@@ -133,17 +138,178 @@ def rows_as_dicts(cursor: Any) -> Iterator[dict[str, Any]]:
 # --- checks on the session's built warehouse ------------------------------------------------
 
 
-def reference_url_without_user_info(url: str) -> str:
-    """The URL with the user info of its authority removed, by urllib.parse."""
-    netloc = urlsplit(url).netloc
-    if "@" not in netloc:
-        return url
-    return url.replace(netloc, netloc.rsplit("@", 1)[1], 1)
+AUTHORITY_ENDS = "/?#\\"
+ADDRESS_SCHEMES = ("mailto:", "news:", "xmpp:", "sip:", "sips:")
+PARAMETER_BOUNDARIES = "?&;#"
+VALUE_ENDS = "&;#?\"'<>\\"
+NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _user_info_end(url: str, start: int) -> int:
+    """Where the user info of the URL whose authority starts at `start` ends (`start`: none),
+    by the rule of url_user_info_pattern, read step by step."""
+    position = start
+    while True:
+        segment_end = next(
+            (i for i in range(position, len(url)) if url[i] in AUTHORITY_ENDS), len(url)
+        )
+        host_start = max(position, url.rfind("@", position, segment_end) + 1)
+        name, colon, rest = url[host_start:segment_end].partition(":")
+        is_port = re.fullmatch("[0-9]{0,5}", rest) is not None
+        next_at = url.find("@", host_start)
+        if not colon or "[" in name or is_port or next_at == -1:
+            return host_start
+        position = next_at + 1  # a password holding '/', '?', '#' or '\\'
+
+
+def reference_without_user_info(url: str) -> str:
+    """The URL without the user info of its own authority and of every URL embedded in it."""
+    own = re.match(r"(?i)(?:https?|ftp|wss?):[/\\]*|[a-z0-9+.-]+:[/\\]{2,}|[/\\]{2}", url)
+    starts = [] if url.lower().startswith(ADDRESS_SCHEMES) else [own.end() if own else 0]
+    embedded = r"(?i)(?:(?<![a-z0-9+.-])(?:https?|ftp|wss?):[/\\]*|:[/\\]{2,})"
+    starts += [match.end() for match in re.finditer(embedded, url)]
+    pieces, done = [], 0
+    for start in sorted(set(starts)):
+        if start < done:
+            continue
+        end = _user_info_end(url, start)
+        if end > start:
+            pieces.append(url[done:start])
+            done = end
+    return "".join(pieces) + url[done:]
+
+
+def is_credential_name(name: str) -> bool:
+    """macros/personal_data.sql's list of credential parameter names, read word by word."""
+    name = name.lower()
+    if not name or not set(name) <= NAME_CHARACTERS:
+        return False
+    long_words = ("token", "secret", "password", "passwd", "signature", "credential", "credentials")
+    short_words = ("key", "apikey", "sig", "session", "auth", "pwd")
+    return (
+        name == "code"
+        or name.endswith(long_words)
+        or any(
+            name == word or name.endswith(tuple(f"{c}{word}" for c in "_.-"))
+            for word in short_words
+        )
+        or re.fullmatch("[a-z]*sess(ion)?[_.-]?id", name) is not None
+    )
+
+
+def reference_without_credentials(text: str) -> str:
+    """The values of credential query parameters replaced by <redacted>, also in a
+    percent-encoded query string (%3F or %26 before the name, %3D for '=')."""
+    pieces, done, i = [], 0, 0
+    while i < len(text):
+        plain = i == 0 or text[i - 1] in PARAMETER_BOUNDARIES or text[i - 1].isspace()
+        encoded = text[max(0, i - 3) : i].lower() in ("%3f", "%26")
+        name_end = i
+        while name_end < len(text) and text[name_end].lower() in NAME_CHARACTERS:
+            name_end += 1
+        if name_end > i and is_credential_name(text[i:name_end]):
+            if plain and text[name_end : name_end + 1] == "=":
+                value_start = value_end = name_end + 1
+                while value_end < len(text) and not (
+                    text[value_end] in VALUE_ENDS or text[value_end].isspace()
+                ):
+                    value_end += 1
+                if value_end > value_start:
+                    pieces.append(text[done:value_start] + "<redacted>")
+                    done = i = value_end
+                    continue
+            if encoded and text[name_end : name_end + 3].lower() == "%3d":
+                value_start = value_end = name_end + 3
+                while value_end < len(text):
+                    char = text[value_end]
+                    if char == "%":
+                        escape = text[value_end + 1 : value_end + 3]
+                        if (
+                            len(escape) < 2
+                            or escape == "26"
+                            or not all(c in "0123456789abcdefABCDEF" for c in escape)
+                        ):
+                            break
+                        value_end += 3
+                    elif char in VALUE_ENDS or char.isspace():
+                        break
+                    else:
+                        value_end += 1
+                if value_end > value_start:
+                    pieces.append(text[done:name_end] + "%3D<redacted>")
+                    done = i = value_end
+                    continue
+        i += 1
+    return "".join(pieces) + text[done:]
+
+
+def _category(char: str) -> str:
+    """'L' for a letter of macros/personal_data.sql's e-mail rule (ASCII letters, code points
+    from U+00C0 on outside the blocks of punctuation, symbols and spaces), 'N' for a digit."""
+    code = ord(char)
+    if "0" <= char <= "9":
+        return "N"
+    if char.isascii():
+        return "L" if char.isalpha() else ""
+    letters = ((0xC0, 0x1FFF), (0x2C00, 0x2DFF), (0x3040, 0xD7FF), (0xF900, 0xFDFF))
+    if code >= 0x10000 or any(low <= code <= high for low, high in letters):
+        return "L"
+    return ""
+
+
+def reference_without_emails(text: str) -> str:
+    """E-mail addresses replaced by <email>: a local part, '@' or '%40', then two or more
+    labels, the last starting with a letter, none of the others digits and a final 'x'."""
+    pieces, done = [], 0
+    for match in re.finditer("@|%40", text):
+        at, after = match.start(), match.end()
+        if at < done:
+            continue
+        local_start = at
+        while local_start > done and (
+            _category(text[local_start - 1]) in ("L", "N") or text[local_start - 1] in "._%+-"
+        ):
+            local_start -= 1
+        labels, end, position = [], after, after
+        while True:
+            label_end = position
+            while label_end < len(text) and (
+                _category(text[label_end]) in ("L", "N") or text[label_end] == "-"
+            ):
+                label_end += 1
+            if label_end == position:
+                break
+            labels.append((text[position:label_end], label_end))
+            if text[label_end : label_end + 1] != ".":
+                break
+            position = label_end + 1
+        for count in range(len(labels), 1, -1):
+            firsts = [label for label, _ in labels[: count - 1]]
+            last = labels[count - 1][0]
+            retina = [
+                label
+                for label in firsts
+                if label[-1] in "xX"
+                and all(_category(c) == "N" for c in label[:-1])
+                and len(label) > 1
+            ]
+            if _category(last[0]) == "L" and not retina:
+                end = labels[count - 1][1]
+                break
+        if local_start < at and end > after:
+            pieces.append(text[done:local_start] + "<email>")
+            done = end
+    return "".join(pieces) + text[done:]
+
+
+def reference_masked_url(url: str) -> str:
+    """mask_personal_data of a URL column, implemented again in Python."""
+    return reference_without_emails(reference_without_credentials(reference_without_user_info(url)))
 
 
 def test_url_parts_match_urllib(built_warehouse: Warehouse) -> None:
-    """Each part of cdx_records is urllib's reading of the source's URL (user info included),
-    and original_url is the source's URL without its user info."""
+    """original_url is the source's URL masked (user info, credential parameters, e-mail
+    addresses) by the Python reference, and each part of cdx_records urllib's reading of it."""
     with built_warehouse.connect() as conn:
         rows = list(
             rows_as_dicts(
@@ -157,15 +323,14 @@ def test_url_parts_match_urllib(built_warehouse: Warehouse) -> None:
             )
         )
     assert len(rows) > 1000
-    ugly = ("@", ":8080", ".com./", "://WWW.", "?utm", "#", "ü", "xn--", ".tar.gz")
+    ugly = ("@", ":8080", ".com./", "://WWW.", "?utm", "#", "ü", "xn--", ".tar.gz", ":\\\\")
+    ugly += ("PLANT", "%40", "&amp;", "access_token=", "X-Amz-Signature=", "/people/user")
     for marker in ugly:
         assert any(marker in row["source_url"] for row in rows), f"no URL with {marker!r}"
     mismatches = []
     for row in rows:
-        expected = {
-            **reference_url_parts(row["source_url"]),
-            "original_url": reference_url_without_user_info(row["source_url"]),
-        }
+        masked = reference_masked_url(row["source_url"])
+        expected = {**reference_url_parts(masked), "original_url": masked}
         actual = {key: row[key] for key in expected}
         if actual != expected:
             mismatches.append((row["source_url"], actual, expected))

@@ -198,7 +198,13 @@ with_status as (
             when url_draw < 0.76 then upper(d.domain_name)
             when url_draw < 0.80 then d.domain_name || ':8080'
             when url_draw < 0.83 then d.domain_name || '.'
-            when url_draw < 0.85 then 'archiver:FAKE-SECRET@' || d.domain_name
+            when url_draw < 0.84 then 'archiver:FAKE-SECRET@' || d.domain_name
+            -- user info as attackers write it: '#', '/', '?' and '@' inside the password, a
+            -- user name alone (a token), a password that looks like a port
+            when url_draw < 0.85 then pg_temp.pick(array[
+                'admin:PLANT1-S3cr#t@', 'dave:PLANT6-p/w@', 'gina:PLANT9-pw?x@', 'carol:PLANT3-a@b@',
+                'bob:PLANT2-pw@', 'hank:PLANT10@', 'PLANT4-token@', 'ivy:PLANT11-p\w@'
+            ], b.id, 143) || d.domain_name
             when url_draw < 0.87 then d.domain_name || ':443'
             when url_draw < 0.93 then case when d.domain_name ilike 'www.%' then d.domain_name else 'www.' || d.domain_name end
             else d.domain_name
@@ -217,6 +223,15 @@ with_status as (
             when path_draw < 0.90 then '/a/b/c/d/e/f/deep.HTM'
             when path_draw < 0.93 then '/#top'
             when path_draw < 0.96 then '?utm_source=x.y'
+            -- e-mail addresses and credentials in paths and query strings
+            when path_draw < 0.98 then pg_temp.pick(array[
+                '/people/user' || b.id % 50 || '@example.org/cv.pdf',
+                '/login?access_token=PLANT-TOKEN-' || b.id || '&email=user' || b.id % 50 || '@example.org&lang=en',
+                '/files/r.pdf?X-Amz-Credential=PLANT-AKIA-' || b.id || '&X-Amz-Signature=PLANT-SIG-' || b.id || '#page=2',
+                '/api?API_KEY=PLANT-KEY-' || b.id || '&amp;sessionid=PLANT-SESS-' || b.id,
+                '/share?to=user' || b.id % 50 || '%40mail.com&sig=PLANT-S-' || b.id,
+                '/cb?state=x&code=PLANT-CODE-' || b.id
+            ], b.id, 144)
             else '/about/team'
         end as url_path
     from base as b
@@ -228,7 +243,7 @@ with_url as (
     select
         w.*,
         (case when pg_temp.r(id, 110) < 0.02 then 'HTTP' when pg_temp.r(id, 110) < 0.45 then 'http' else 'https' end)
-            || '://' || url_host || url_path as original_url,
+            || case when url_host like 'hank:%' then ':\\' else '://' end || url_host || url_path as original_url,
         case
             when ts_draw < 0.003 then null
             when ts_draw < 0.006 then pg_temp.pick(array['2023011509', 'abcdefghijklmn', '20231345999999', '', '0', '2023-01-15T093', '19990231120000', '20230115096000'], id, 111)
@@ -259,6 +274,9 @@ select
         when fetched_from = 'commoncrawl'
             then 'https://data.commoncrawl.org/crawl-data/CC-MAIN-2023-50/segments/1700679100' || (id % 1000)
                 || '.0/warc/CC-MAIN-20231201-' || lpad((id % 100000)::text, 5, '0') || '.warc.gz'
+        -- the Wayback Machine also writes the archived URL with one slash after its scheme
+        when pg_temp.r(id, 145) < 0.1 or original_url like '%bob:PLANT2%'
+            then 'https://web.archive.org/web/' || coalesce(unix_timestamp, '2020') || 'id_/' || replace(original_url, '://', ':/')
         else 'https://web.archive.org/web/' || coalesce(unix_timestamp, '2020') || 'id_/' || original_url
     end as content_url,
     unix_timestamp,
@@ -317,14 +335,21 @@ select
     status = 'filtered_list_page' or pg_temp.r(id, 130) < 0.05 as is_list_page,
     case when has_body then pg_temp.pick(array['firecrawl', 'trafilatura', 'pdf_text', 'beautifulsoup'], id, 131) end as extraction_method,
     case when status like 'filtered%' and pg_temp.r(id, 132) < 0.5
-         then pg_temp.pick(array['Matched list page pattern', 'Content hash seen before', 'Below minimum size', 'Custom rule: exclude /tag/'], id, 133) end as filter_reason,
+         then pg_temp.pick(array['Matched list page pattern', 'Content hash seen before', 'Below minimum size', 'Custom rule: exclude /tag/'], id, 133)
+             || case when pg_temp.r(id, 146) < 0.3 then ' (set by user' || id % 50 || '@uni-leiden.nl)' else '' end end as filter_reason,
     case when status like 'filtered%' then pg_temp.pick(array['list_page', 'duplicate', 'size', 'custom', 'attachment'], id, 134) end as filter_category,
     status like 'manually%' as is_manually_overridden,
     case when status like 'filtered%' then round(pg_temp.r(id, 135)::numeric, 3)::float8 end as filter_confidence,
     case when pg_temp.r(id, 136) < 0.05 then null else floor(pg_temp.r(id, 137) * 11)::integer end as priority_score,
     status,
     case when status in ('failed', 'retry')
-         then pg_temp.pick(array['Read timed out after 30s', 'HTTP 503 from web.archive.org', 'Connection reset by peer', 'Could not parse PDF: EOF marker not found', 'Rate limited (429)'], id, 138) end as error_message,
+         then pg_temp.pick(array['Read timed out after 30s', 'HTTP 503 from web.archive.org', 'Connection reset by peer', 'Could not parse PDF: EOF marker not found', 'Rate limited (429)'], id, 138)
+             || case when pg_temp.r(id, 147) < 0.3 then pg_temp.pick(array[
+                    ' for https://admin:PLANT5-S3cr#t@' || lower(domain_name) || '/x',
+                    ' (owner user' || id % 50 || '@example.org, cc USER' || id % 7 || '@Mail.COM)',
+                    ' at https://api.example.org/v1?Token=PLANT-TOK-' || id || '&user=user' || id % 50 || '%40example.org',
+                    ': GET http:/eve:PLANT7-pw@' || lower(domain_name) || '/feed?auth=PLANT-AUTH-' || id
+                ], id, 148) else '' end end as error_message,
     case when status in ('failed', 'retry')
          then pg_temp.pick(array['timeout', 'http_error', 'connection_error', 'parse_error', 'rate_limited'], id, 138) end as error_type,
     case

@@ -6,9 +6,9 @@ renamed as (
     select
         id as domain_id,
         project_id,
-        domain_name,
+        {{ mask_personal_data('domain_name', is_url=true) }} as domain_name,
         {{ normalize_enum('match_type') }} as match_type,
-        url_path,
+        {{ mask_personal_data('url_path') }} as url_path,
         {{ normalize_enum('status') }} as domain_status,
         total_pages,
         scraped_pages,

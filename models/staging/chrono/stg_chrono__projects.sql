@@ -6,8 +6,8 @@ renamed as (
     select
         id as project_id,
         user_id,
-        name as project_name,
-        description as project_description,
+        {{ mask_personal_data('name') }} as project_name,
+        {{ mask_personal_data('description') }} as project_description,
         {{ normalize_enum('status') }} as project_status,
         {{ normalize_enum('langextract_provider') }} as langextract_provider,
         {{ normalize_enum('archive_source') }} as archive_source,

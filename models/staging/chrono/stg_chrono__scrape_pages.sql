@@ -1,5 +1,8 @@
 {#- Page bodies are not exposed: only their measures. Because this is a view, DuckDB ships a
-    body from PostgreSQL only when a query uses one of its measures. -#}
+    body from PostgreSQL only when a query uses one of its measures. The URLs and short text
+    columns are masked (mask_personal_data: no URL user info, no credential query parameter,
+    no e-mail address unless the var keep_personal_data is true); the bodies are not, as
+    only their measures leave this model. -#}
 with source as (
     select * from {{ source('chrono', 'scrape_pages') }}
 ),
@@ -12,18 +15,18 @@ renamed as (
         scrape_session_id,
 
         -- strings
-        {{ url_without_user_info('original_url') }} as original_url,
-        {{ url_without_user_info('content_url') }} as content_url,
+        {{ mask_personal_data('original_url', is_url=true) }} as original_url,
+        {{ mask_personal_data('content_url', is_url=true) }} as content_url,
         unix_timestamp as wayback_timestamp,
         mime_type as content_type,
         {{ mime_essence('mime_type') }} as mime_type,
         digest_hash,
-        title,
+        {{ mask_personal_data('title') }} as title,
         extraction_method,
-        nullif(trim(filter_reason), '') as filter_reason,
+        {{ mask_personal_data("nullif(trim(filter_reason), '')") }} as filter_reason,
         {{ normalize_enum('filter_category') }} as filter_category,
         {{ normalize_enum('status') }} as page_status,
-        error_message,
+        {{ mask_personal_data('error_message') }} as error_message,
         {{ normalize_enum('error_type') }} as error_type,
 
         -- numerics

@@ -6,7 +6,7 @@ renamed as (
     select
         id as scrape_session_id,
         project_id,
-        session_name,
+        {{ mask_personal_data('session_name') }} as session_name,
         {{ normalize_enum('status') }} as session_status,
         total_urls,
         completed_urls,

@@ -6,7 +6,7 @@ renamed as (
     select
         id as user_id,
         {{ normalize_enum('approval_status') }} as approval_status,
-        nullif(trim(academic_affiliation), '') as academic_affiliation,
+        {{ mask_personal_data("nullif(trim(academic_affiliation), '')") }} as academic_affiliation,
         is_active,
         is_verified,
         created_at,

@@ -26,9 +26,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/chrono-analytics setup
 	touch $(STAMP)
 
-bench: setup  ## long benchmarks at 1,000,000 pages / events (not part of make test)
-	$(BIN)/python bench/bench_marts.py --pages 1000000
-	$(BIN)/python bench/bench_incremental.py
+bench: setup  ## long benchmarks at 1,000,000 (and 3,000,000) pages / events (not part of make test)
+	$(BIN)/python bench/bench_marts.py --pages 1000000,3000000
+	$(BIN)/python bench/bench_readers.py --pages 1000000
 	$(BIN)/python bench/bench_events.py --events 1000000
 
 docs: setup

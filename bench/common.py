@@ -103,17 +103,34 @@ def relation_bytes(dsn: str, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def touch_pages(dsn: str, fraction: float, recent_share: float = 0.1) -> int:
-    """Update `fraction` of the pages as the application would, among the most recently
-    created `recent_share` of them (where a scraper's updates land): a new status and an
-    updated_at just past the newest one (the synthetic updated_at values run ahead of the
-    clock, so now() would fall behind the watermark)."""
+def touch_pages(dsn: str, count: int, recent_share: float = 0.1) -> int:
+    """Update `count` pages as the application would, spread over the most recently created
+    `recent_share` of them (where a scraper's updates land): a new status, one more retry,
+    and updated_at = now() (the transaction's time, as the application stamps it)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        step = max(1, round(recent_share / fraction))
+        cur.execute("select max(id) from scrape_pages")
+        row = cur.fetchone()
+        newest = int(row[0]) if row and row[0] else 0
+        recent = max(1, round(newest * recent_share))
+        step = max(1, recent // max(1, count))
         cur.execute(
             "update scrape_pages set status = 'completed', retry_count = retry_count + 1, "
-            "updated_at = (select max(updated_at) from scrape_pages) + interval '1 second' "
-            "where id > (select max(id) * (1 - %s) from scrape_pages) and id %% %s = 0",
-            (recent_share, step),
+            "updated_at = now() where id in (select id from scrape_pages where id > %s "
+            "and id %% %s = 0 order by id desc limit %s)",
+            (newest - recent, step, count),
         )
         return int(cur.rowcount)
+
+
+def lake_status(lake_root: Path) -> dict[str, dict[str, object]]:
+    """Per mart: its last run's figures (from its snapshot) and its bytes."""
+    from chrono_analytics.lake.reader import Lake
+
+    lake = Lake(lake_root)
+    found: dict[str, dict[str, object]] = {}
+    for mart in lake.marts():
+        snapshot = lake.snapshot(mart)
+        if snapshot is not None:
+            found[mart] = {**snapshot.run, "bytes": snapshot.bytes, "rows": snapshot.rows,
+                           "files": len(snapshot.files)}
+    return found

@@ -1,5 +1,5 @@
-"""Helpers shared by the test modules: run dbt against a given source and lake, read the
-materialization's log line, and the reference Wayback timestamp parser."""
+"""Helpers shared by the test modules: run dbt against a given source and lake, and the
+reference Wayback timestamp parser."""
 
 from __future__ import annotations
 
@@ -70,13 +70,6 @@ class Warehouse:
             install_postgres_extension(conn)
             conn.execute(f"attach '{self.dsn}' as chrono_pg (type postgres, read_only)")
         return conn
-
-
-def run_summary(result: subprocess.CompletedProcess[str], model: str) -> str:
-    """The one line the incremental_parquet materialization logs for `model` in a dbt run."""
-    lines = [line for line in result.stdout.splitlines() if f"incremental_parquet {model}:" in line]
-    assert len(lines) == 1, result.stdout[-3000:]
-    return lines[0]
 
 
 def reference_wayback(raw: str | None) -> datetime | None:

@@ -156,7 +156,8 @@
         'recompute_values': changes.recompute_values, 'delta_rows': counts[0] | int,
         'changed_rows': changes.changed_rows, 'deleted_rows': changes.deleted_rows,
         'files_written': written | length, 'files_retired': plan.retired | length,
-        'read_seconds': read_seconds, 'write_seconds': write_seconds} -%}
+        'read_seconds': read_seconds, 'write_seconds': write_seconds,
+        'total_seconds': (modules.datetime.datetime.now() - started_at).total_seconds()} -%}
     {%- set committed = incremental_parquet__call('commit', {
         'written': written, 'watermark': watermark, 'changes': changes.feed,
         'upstream': incremental_parquet__upstream_versions(), 'run': stats}) -%}

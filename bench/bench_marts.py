@@ -60,7 +60,7 @@ def main() -> None:
         rows.append((label, run.seconds, run.peak_rss_mb))
         print_model_timings(label, run.stdout)
 
-    changed = touch_pages(source.dsn, 0.01)
+    changed = touch_pages(source.admin_dsn, 0.01)
     label = f"incremental: all marts after {changed:,} pages changed"
     run = timed_dbt(env, "run", "--select", "marts")
     rows.append((label, run.seconds, run.peak_rss_mb))
@@ -70,7 +70,7 @@ def main() -> None:
     for label, seconds, rss in rows:
         print(f"{label:<55}{seconds:>9.1f}{rss:>13.0f}")
     print_query_timings(lake / "cdx_records", args.workdir / "layouts")
-    source_bytes = relation_bytes(source.dsn, "scrape_pages")
+    source_bytes = relation_bytes(source.admin_dsn, "scrape_pages")
     print(f"\npg_total_relation_size('scrape_pages') = {source_bytes / 1e6:,.1f} MB")
     for mart in ("cdx_records", "content_analytics", "project_analytics", "events"):
         size = folder_bytes(lake / mart)

@@ -1,7 +1,8 @@
 """dbt-duckdb plugin of the project, loaded through ``profiles.yml`` (``plugins:``).
 
-``configure_connection`` runs on every new DuckDB connection before ``attach:``, so the postgres
-extension is installed from its PyPI wheel and loaded before the source is attached.
+``configure_connection`` runs on every new DuckDB connection: it installs the postgres extension
+from its PyPI wheel and attaches the source under the config's ``source_alias`` (see
+``chrono_analytics.source_attach``: no password in the ATTACH, a read-only role, one-line errors).
 
 ``store`` carries out the file operations of the ``incremental_parquet`` materialization
 (lock, roll forward, stage, journal and swap, release; see ``chrono_analytics.lake``). The
@@ -20,6 +21,7 @@ from duckdb import DuckDBPyConnection
 
 from chrono_analytics import lake
 from chrono_analytics.duckdb_setup import install_postgres_extension
+from chrono_analytics.source_attach import attach_configured_source
 
 logger = AdapterLogger("chrono_lake")
 
@@ -30,6 +32,7 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         install_postgres_extension(conn)
+        attach_configured_source(conn, self.config)
 
     def store(self, target_config: TargetConfig) -> None:
         request = dict(target_config.config or {})

@@ -25,7 +25,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from warehouse_helpers import Warehouse, reference_wayback, run_summary
+from warehouse_helpers import Warehouse, admin_dsn, reference_wayback, run_summary
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
 PAGES = 5_000
@@ -63,8 +63,9 @@ def archive_month(raw: str | None) -> int | None:
 
 
 def sql(dsn: str, statement: str, params: tuple[Any, ...] = ()) -> list[Row]:
-    """Run one statement on the source (committed); its rows when it returns any."""
-    conn = psycopg2.connect(dsn)
+    """Run one statement on the source (committed) as the admin role, since the warehouse's
+    role `dsn` names cannot write; its rows when it returns any."""
+    conn = psycopg2.connect(admin_dsn(dsn))
     try:
         with conn, conn.cursor() as cur:
             cur.execute(statement, params or None)

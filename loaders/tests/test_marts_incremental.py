@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg2
 
-from warehouse_helpers import Warehouse, run_summary
+from warehouse_helpers import Warehouse, admin_dsn, run_summary
 
 KEYS = {
     "cdx_records": "record_id",
@@ -43,7 +43,7 @@ def test_a_renamed_project_and_a_moved_domain_reach_every_page_incrementally(
     dsn = make_source_db(pages=3_000, seed=31)
     incremental = build_from_nothing(dsn, tmp_path / "incremental")
 
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+    with psycopg2.connect(admin_dsn(dsn)) as conn, conn.cursor() as cur:
         cur.execute(
             "select domains.id, domains.project_id from domains "
             "join scrape_pages on scrape_pages.domain_id = domains.id "

@@ -71,11 +71,11 @@ def run_at(pages: int, delta: int, workdir: Path) -> dict[str, object]:
     fresh()
     timed("full: all marts", "run", "--full-refresh", "--select", "+marts")
     timed("no change", "run", "--select", "marts")
-    changed = touch_pages(source.dsn, pages // 100)
+    changed = touch_pages(source.admin_dsn, pages // 100)
     timed(f"1% changed ({changed:,} pages)", "run", "--select", "marts")
-    changed = touch_pages(source.dsn, delta)
+    changed = touch_pages(source.admin_dsn, delta)
     timed(f"{changed:,} pages changed", "run", "--select", "marts")
-    source_bytes = relation_bytes(source.dsn, "scrape_pages")
+    source_bytes = relation_bytes(source.admin_dsn, "scrape_pages")
     sizes = {mart: folder_bytes(lake / mart) for mart in MARTS}
     live = {mart: models["full: all marts"].get(mart, {}).get("bytes", 0) for mart in MARTS}
     return {"runs": runs, "models": models, "source_bytes": source_bytes, "sizes": sizes,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psycopg2
 
-from chrono_analytics import source_db
-from chrono_analytics.config import embedded_dsn
+from chrono_analytics import reader_role, source_db
+from chrono_analytics.config import READER_ROLE, embedded_admin_dsn, embedded_dsn
 from chrono_analytics.pgserver import EmbeddedServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,8 @@ BENCH_DATABASE = "chrono_bench"
 @dataclass
 class BenchSource:
     server: EmbeddedServer
-    dsn: str
+    dsn: str  # the warehouse's read-only role, for dbt
+    admin_dsn: str  # the admin, for changing source rows
 
 
 def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource, float]:
@@ -38,12 +39,13 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
     server = EmbeddedServer(workdir / "pgdata", BENCH_PORT)
     server.up()
     server.ensure_database(TEMPLATE_DATABASE)
-    template_dsn = embedded_dsn(BENCH_PORT, TEMPLATE_DATABASE)
+    template_dsn = embedded_admin_dsn(BENCH_PORT, TEMPLATE_DATABASE)
+    reader_role.setup_embedded_reader(template_dsn, READER_ROLE, TEMPLATE_DATABASE)
     shape = source_db.SyntheticShape(pages=pages, seed=seed)
     seconds = 0.0
     if source_db.seeded_shape(template_dsn) != shape:
         seconds = source_db.seed(template_dsn, shape)
-    admin = psycopg2.connect(embedded_dsn(BENCH_PORT, "postgres"))
+    admin = psycopg2.connect(embedded_admin_dsn(BENCH_PORT, "postgres"))
     try:
         admin.autocommit = True
         with admin.cursor() as cur:
@@ -53,7 +55,10 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
             )
     finally:
         admin.close()
-    return BenchSource(server, embedded_dsn(BENCH_PORT, BENCH_DATABASE)), seconds
+    # a copied database keeps the template's table grants, not its database-level ones
+    bench_admin_dsn = embedded_admin_dsn(BENCH_PORT, BENCH_DATABASE)
+    reader_role.setup_embedded_reader(bench_admin_dsn, READER_ROLE, BENCH_DATABASE)
+    return BenchSource(server, embedded_dsn(BENCH_PORT, BENCH_DATABASE), bench_admin_dsn), seconds
 
 
 @dataclass(frozen=True)

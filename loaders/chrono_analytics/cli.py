@@ -163,9 +163,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_db_up(args: argparse.Namespace) -> int:
     settings = load_settings()
     server = _server(settings)
-    status = server.up()
-    server.ensure_database(settings.pg_database)
-    print(f"embedded PostgreSQL running (pid {status.pid}); DSN: {settings.pg_dsn}")
+    source_db.ensure_source_ready(settings)
+    status = server.status()
+    print(
+        f"embedded PostgreSQL running (pid {status.pid}); the warehouse reads as "
+        f"{settings.pg_dsn!r}, data is generated as {settings.pg_admin_dsn!r}"
+    )
     return 0
 
 
@@ -189,10 +192,10 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 
 
 def cmd_db_seed(args: argparse.Namespace) -> int:
+    shape = source_db.SyntheticShape(pages=args.pages, seed=args.seed)
     settings = load_settings()
     source_db.ensure_source_ready(settings)
-    shape = source_db.SyntheticShape(pages=args.pages, seed=args.seed)
-    seconds = source_db.seed(settings.pg_dsn, shape)
+    seconds = source_db.seed(settings.pg_admin_dsn, shape, settings.reader_role)
     print(f"generated {shape.pages:,} synthetic pages (seed {shape.seed}) in {seconds:.1f} s")
     return 0
 

@@ -7,9 +7,14 @@ relative one is taken relative to the project root (the folder holding ``dbt_pro
 where dbt runs), so code that asks this module and dbt find the same files from any working
 directory.
 
-CHRONO_PG_DSN               libpq DSN of the source PostgreSQL; default: the embedded server
-                            (``host=127.0.0.1 port=<CHRONO_PG_PORT> dbname=<CHRONO_PG_DATABASE>
-                            user=postgres``)
+CHRONO_PG_DSN               libpq DSN the warehouse reads the source PostgreSQL with: a role that
+                            can only read (README, "The source's read-only role"); default: the
+                            embedded server as its role ``chrono_reader``. A password in it is
+                            kept out of everything dbt prints (``source_attach``)
+CHRONO_PG_ADMIN_DSN         libpq DSN of a role that may create tables, for generating synthetic
+                            data (``db seed``, ``demo``) on the server of CHRONO_PG_DSN; only with
+                            it. The embedded server's admin is its superuser ``postgres``; dbt
+                            never uses it
 CHRONO_PG_PORT              TCP port of the embedded server on 127.0.0.1; default 55432
 CHRONO_PG_DATABASE          database name on the embedded server; default ``chrono_scraper``
 CHRONO_HOME                 state folder of the embedded server (``pgdata/``, ``postgres.log``);
@@ -47,11 +52,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
+from psycopg2.extensions import parse_dsn
+
 from chrono_analytics.errors import UserFacingError
 
 DEFAULT_PG_PORT = 55432
 DEFAULT_PG_DATABASE = "chrono_scraper"
-DEFAULT_PG_USER = "postgres"
+# The embedded server's roles: the warehouse reads as READER_ROLE (SELECT on the allowlisted
+# columns only, see chrono_analytics.reader_role); data generation and tests write as ADMIN_ROLE.
+READER_ROLE = "chrono_reader"
+ADMIN_ROLE = "postgres"
 DEFAULT_HOME = ".chrono"
 DEFAULT_LAKE_ROOT = "lake"
 DEFAULT_DUCKDB_PATH = "chrono_analytics.duckdb"
@@ -115,6 +126,7 @@ class Settings:
     pg_port: int
     pg_database: str
     explicit_dsn: str | None
+    explicit_admin_dsn: str | None
     lake_root: Path
     duckdb_path: Path
     events_root: Path
@@ -125,10 +137,32 @@ class Settings:
 
     @property
     def pg_dsn(self) -> str:
-        """The DSN every component uses: CHRONO_PG_DSN, or the embedded server's."""
+        """The warehouse's DSN (read-only role): CHRONO_PG_DSN, or the embedded server's."""
         if self.explicit_dsn is not None:
             return self.explicit_dsn
         return embedded_dsn(self.pg_port, self.pg_database)
+
+    @property
+    def pg_admin_dsn(self) -> str:
+        """The DSN that generates data: CHRONO_PG_ADMIN_DSN, or the embedded server's admin."""
+        if self.explicit_admin_dsn is not None:
+            return self.explicit_admin_dsn
+        if self.explicit_dsn is not None:
+            raise UserFacingError(
+                "CHRONO_PG_DSN is the warehouse's read-only role; to generate data on that "
+                "server, set CHRONO_PG_ADMIN_DSN to a role that may create tables"
+            )
+        return embedded_admin_dsn(self.pg_port, self.pg_database)
+
+    @property
+    def reader_role(self) -> str:
+        """The role the warehouse reads as: the user of CHRONO_PG_DSN, or READER_ROLE."""
+        if self.explicit_dsn is None:
+            return READER_ROLE
+        user = dsn_user(self.explicit_dsn)
+        if user is None:
+            raise UserFacingError("CHRONO_PG_DSN names no user: add user=<the read-only role>")
+        return user
 
     @property
     def pgdata(self) -> Path:
@@ -136,16 +170,38 @@ class Settings:
 
 
 def embedded_dsn(port: int, database: str = DEFAULT_PG_DATABASE) -> str:
-    return f"host=127.0.0.1 port={port} dbname={database} user={DEFAULT_PG_USER}"
+    """The warehouse's DSN on the embedded server (trust authentication on 127.0.0.1)."""
+    return f"host=127.0.0.1 port={port} dbname={database} user={READER_ROLE}"
+
+
+def embedded_admin_dsn(port: int, database: str = DEFAULT_PG_DATABASE) -> str:
+    """The admin's DSN on the embedded server: creates the schema, generates the data."""
+    return f"host=127.0.0.1 port={port} dbname={database} user={ADMIN_ROLE}"
+
+
+def dsn_user(dsn: str) -> str | None:
+    """The user a libpq DSN (key=value or URI) names, if any."""
+    try:
+        return parse_dsn(dsn).get("user") or None
+    except psycopg2.ProgrammingError:
+        raise UserFacingError("a PostgreSQL DSN could not be parsed (check its quoting)") from None
 
 
 def load_settings() -> Settings:
     """Every setting, read from the environment now."""
+    explicit_dsn = _env("CHRONO_PG_DSN")
+    explicit_admin_dsn = _env("CHRONO_PG_ADMIN_DSN")
+    if explicit_admin_dsn is not None and explicit_dsn is None:
+        raise UserFacingError(
+            "CHRONO_PG_ADMIN_DSN is set but CHRONO_PG_DSN is not: set both to use another "
+            "server, or neither for the embedded one"
+        )
     return Settings(
         home=home(),
         pg_port=_int_env("CHRONO_PG_PORT", DEFAULT_PG_PORT),
         pg_database=_env("CHRONO_PG_DATABASE") or DEFAULT_PG_DATABASE,
-        explicit_dsn=_env("CHRONO_PG_DSN"),
+        explicit_dsn=explicit_dsn,
+        explicit_admin_dsn=explicit_admin_dsn,
         lake_root=lake_root(),
         duckdb_path=duckdb_path(),
         events_root=events_root(),

@@ -12,6 +12,7 @@ from chrono_analytics.cli import run_dbt
 from chrono_analytics.config import Settings, load_settings
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.events import EVENTS_GLOB, EventWriter, generate_demo_events
+from chrono_analytics.source_attach import attach_source
 
 
 def run_demo(pages: int, seed: int, reseed: bool) -> int:
@@ -19,9 +20,9 @@ def run_demo(pages: int, seed: int, reseed: bool) -> int:
     started = time.perf_counter()
     source_db.ensure_source_ready(settings)
     shape = source_db.SyntheticShape(pages=pages, seed=seed)
-    generated = reseed or source_db.seeded_shape(settings.pg_dsn) != shape
+    generated = reseed or source_db.seeded_shape(settings.pg_admin_dsn) != shape
     if generated:
-        seconds = source_db.seed(settings.pg_dsn, shape)
+        seconds = source_db.seed(settings.pg_admin_dsn, shape, settings.reader_role)
         print(f"generated {pages:,} synthetic pages (seed {seed}) in {seconds:.1f} s")
     else:
         print(f"source already holds the synthetic data ({pages:,} pages, seed {seed})")
@@ -39,8 +40,7 @@ def print_summary(settings: Settings) -> None:
     """Rows per relation of the warehouse, where the lake is, how to open the docs."""
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
         install_postgres_extension(conn)
-        dsn_literal = settings.pg_dsn.replace("'", "''")
-        conn.execute(f"attach '{dsn_literal}' as chrono_pg (type postgres, read_only)")
+        attach_source(conn, settings)
         relations = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = current_database() and table_schema not like 'dbt_test%' "

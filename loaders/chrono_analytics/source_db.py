@@ -9,7 +9,8 @@ from importlib import resources
 import psycopg2
 import psycopg2.extensions
 
-from chrono_analytics.config import Settings
+from chrono_analytics import reader_role
+from chrono_analytics.config import READER_ROLE, Settings
 from chrono_analytics.errors import UserFacingError
 from chrono_analytics.pgserver import EmbeddedServer
 
@@ -22,6 +23,10 @@ class SyntheticShape:
 
     pages: int
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.pages < 1:
+            raise UserFacingError(f"--pages must be at least 1, got {self.pages}")
 
     @property
     def users(self) -> int:
@@ -44,31 +49,35 @@ def _sql(name: str) -> str:
     return resources.files("chrono_analytics").joinpath("sql", name).read_text()
 
 
-def connect(dsn: str) -> psycopg2.extensions.connection:
-    """Open a connection or fail with one line that says what is wrong."""
+def connect(dsn: str, setting: str = "CHRONO_PG_DSN") -> psycopg2.extensions.connection:
+    """Open a connection or fail with one line that says what is wrong (libpq's messages
+    never contain the password); `setting` names the variable the DSN came from."""
     try:
         return psycopg2.connect(dsn, connect_timeout=5)
     except psycopg2.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
         raise UserFacingError(
-            f"cannot connect to PostgreSQL ({reason}); check CHRONO_PG_DSN, or unset it and run "
+            f"cannot connect to PostgreSQL ({reason}); check {setting}, or unset it and run "
             "'chrono-analytics db up' to use the embedded server"
         ) from None
 
 
 def ensure_source_ready(settings: Settings) -> None:
-    """Start the embedded server if it is the source; then check that the source answers."""
+    """Start the embedded server if it is the source, with its database and the warehouse's
+    read-only role (idempotent); then check that the source answers the warehouse's role."""
     if settings.uses_embedded_server:
         server = EmbeddedServer(settings.pgdata, settings.pg_port)
         server.up()
         server.ensure_database(settings.pg_database)
+        reader_role.setup_embedded_reader(
+            settings.pg_admin_dsn, settings.reader_role, settings.pg_database
+        )
     connect(settings.pg_dsn).close()
 
 
-def seed(dsn: str, shape: SyntheticShape) -> float:
-    """Recreate the schema and generate the synthetic data; returns the seconds it took."""
-    if shape.pages < 1:
-        raise UserFacingError(f"--pages must be at least 1, got {shape.pages}")
+def seed(admin_dsn: str, shape: SyntheticShape, reader: str = READER_ROLE) -> float:
+    """Recreate the schema as the admin role, generate the synthetic data and grant the
+    warehouse's role `reader` its columns of the new tables; returns the seconds it took."""
     replacements = {
         "__SEED__": shape.seed,
         "__PAGES__": shape.pages,
@@ -81,12 +90,13 @@ def seed(dsn: str, shape: SyntheticShape) -> float:
     for placeholder, value in replacements.items():
         script = script.replace(placeholder, str(int(value)))
     started = time.perf_counter()
-    conn = connect(dsn)
+    conn = connect(admin_dsn, "CHRONO_PG_ADMIN_DSN")
     try:
         with conn, conn.cursor() as cur:
             cur.execute(_sql("schema.sql"))
             cur.execute(script)
             cur.execute(f"comment on table scrape_pages is '{_shape_marker(shape)}'")
+            reader_role.grant_tables(cur, reader)
     except psycopg2.Error as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise UserFacingError(f"generating the synthetic data failed: {first_line}") from None
@@ -108,6 +118,12 @@ def row_counts(dsn: str) -> dict[str, int]:
     except psycopg2.errors.UndefinedTable:
         raise UserFacingError(
             "the source database has no Chrono Scraper tables: run 'chrono-analytics db seed'"
+        ) from None
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise UserFacingError(
+            f"the warehouse's role cannot read the source ({first_line}): grant it as the "
+            "README shows, or run 'chrono-analytics db up' for the embedded server"
         ) from None
     finally:
         conn.close()

@@ -2,7 +2,9 @@
 
 The server runs on a free port with its data in pytest's temporary folder, so tests never
 touch the demo's server or data. Test modules that change source rows create their own
-database on it with ``make_source_db``.
+database on it with ``make_source_db``. Its DSN is the warehouse's (the read-only role
+chrono_reader, as dbt uses it); ``warehouse_helpers.admin_dsn(dsn)`` gives the admin role's DSN
+of the same database, for changing its rows.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from chrono_analytics import source_db
-from chrono_analytics.config import embedded_dsn
+from chrono_analytics import reader_role, source_db
+from chrono_analytics.config import READER_ROLE, embedded_admin_dsn, embedded_dsn
 from chrono_analytics.pgserver import EmbeddedServer, free_port
 from warehouse_helpers import DBT, PROJECT_ROOT, Warehouse
 
@@ -49,14 +51,16 @@ def pg_server() -> Iterator[EmbeddedServer]:
 
 @pytest.fixture(scope="session")
 def make_source_db(pg_server: EmbeddedServer) -> Callable[..., str]:
-    """Create a new database on the test server, fill it with synthetic data, return its DSN."""
+    """Create a new database on the test server, fill it with synthetic data (as the admin),
+    return the warehouse's DSN of it (the read-only role)."""
 
     def make(pages: int = SMALL_PAGES, seed: int = 42) -> str:
         name = f"chrono_test_{next(_db_numbers)}"
         pg_server.ensure_database(name)
-        dsn = embedded_dsn(pg_server.port, name)
-        source_db.seed(dsn, source_db.SyntheticShape(pages=pages, seed=seed))
-        return dsn
+        admin = embedded_admin_dsn(pg_server.port, name)
+        reader_role.setup_embedded_reader(admin, READER_ROLE, name)
+        source_db.seed(admin, source_db.SyntheticShape(pages=pages, seed=seed))
+        return embedded_dsn(pg_server.port, name)
 
     return make
 

@@ -3,7 +3,7 @@
 every tenth a full refresh. After each commit it appends the committed snapshot's answer to the
 readers' query to a JSON-lines file: {"version": v, "answer": [count, distinct, sum]}.
 
-Usage: python lake_writer_loop.py <dsn> <lake root> <commits> <answers.jsonl> <target dir>
+Usage: python lake_writer_loop.py <admin dsn> <lake root> <commits> <answers.jsonl> <target dir>
 """
 
 from __future__ import annotations

@@ -17,12 +17,20 @@ import psycopg2
 import pytest
 import yaml
 
-from chrono_analytics import config, source_db
+from chrono_analytics import config, reader_role, source_db
 from chrono_analytics.cli import CliParser, _HelpFormatter, build_parser
-from chrono_analytics.config import DEFAULT_PG_DATABASE, DEFAULT_PG_PORT, embedded_dsn
+from chrono_analytics.config import (
+    DEFAULT_PG_DATABASE,
+    DEFAULT_PG_PORT,
+    READER_ROLE,
+    embedded_admin_dsn,
+    embedded_dsn,
+)
 from chrono_analytics.pgserver import EmbeddedServer, free_port
+from chrono_analytics.source_attach import SOURCE_ALIAS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_PROFILES = Path(__file__).resolve().parent / "fixtures/incremental_project/profiles.yml"
 CLI = str(Path(sys.executable).parent / "chrono-analytics")
 
 
@@ -95,7 +103,8 @@ def test_synthetic_data_is_deterministic_and_covers_the_ugly_cases(
     dsns = []
     for name in ("chrono_det_a", "chrono_det_b"):
         pg_server.ensure_database(name)
-        dsn = embedded_dsn(pg_server.port, name)
+        dsn = embedded_admin_dsn(pg_server.port, name)
+        reader_role.setup_embedded_reader(dsn, READER_ROLE, name)
         source_db.seed(dsn, source_db.SyntheticShape(pages=3000, seed=7))
         dsns.append(dsn)
     assert fingerprint(dsns[0]) == fingerprint(dsns[1])
@@ -128,16 +137,27 @@ def test_synthetic_data_is_deterministic_and_covers_the_ugly_cases(
         assert cur.fetchone() == (17,)
 
 
-def test_profiles_defaults_agree_with_the_python_settings() -> None:
-    profile = (PROJECT_ROOT / "profiles.yml").read_text()
-    output = yaml.safe_load(profile)["chrono_analytics"]["outputs"]["dev"]
-    attach_path = output["attach"][0]["path"]
-    assert f"env_var('CHRONO_PG_PORT', '{DEFAULT_PG_PORT}')" in attach_path
-    assert f"env_var('CHRONO_PG_DATABASE', '{DEFAULT_PG_DATABASE}')" in attach_path
+def test_the_profiles_attach_the_source_only_through_the_plugin() -> None:
+    """No DSN in a profile: dbt prints an `attach:` path, password included, on any failure.
+    The plugin attaches the source (source_attach.py) from the settings' DSN, whose embedded
+    default is the read-only role."""
+    for path, name in (
+        (PROJECT_ROOT / "profiles.yml", "chrono_analytics"),
+        (FIXTURE_PROFILES, "incremental_fixture"),
+    ):
+        output = yaml.safe_load(path.read_text())[name]["outputs"]["dev"]
+        assert "attach" not in output, path
+        (plugin,) = output["plugins"]
+        assert plugin["module"] == "chrono_analytics.dbt_plugin"
+        assert plugin["config"] == {"source_alias": SOURCE_ALIAS}, path
     assert embedded_dsn(DEFAULT_PG_PORT) == (
+        f"host=127.0.0.1 port={DEFAULT_PG_PORT} dbname={DEFAULT_PG_DATABASE} user=chrono_reader"
+    )
+    assert embedded_admin_dsn(DEFAULT_PG_PORT) == (
         f"host=127.0.0.1 port={DEFAULT_PG_PORT} dbname={DEFAULT_PG_DATABASE} user=postgres"
     )
-    assert output["attach"][0]["read_only"] is True
+    output = yaml.safe_load((PROJECT_ROOT / "profiles.yml").read_text())["chrono_analytics"]
+    output = output["outputs"]["dev"]
     assert (
         output["path"] == f"{{{{ env_var('CHRONO_DUCKDB_PATH', '{config.DEFAULT_DUCKDB_PATH}') }}}}"
     )
@@ -280,6 +300,12 @@ def test_every_command_and_option_has_help_and_a_default() -> None:
         "chrono-analytics events",
         "chrono-analytics events ingest",
         "chrono-analytics events compact",
+        "chrono-analytics events schema",
+        "chrono-analytics lake",
+        "chrono-analytics lake status",
+        "chrono-analytics lake files",
+        "chrono-analytics lake query",
+        "chrono-analytics lake vacuum",
     ]
     options = 0
     for parser in parsers:
@@ -427,7 +453,7 @@ def documented_in_readme() -> dict[str, str]:
 def test_every_variable_the_project_reads_is_documented() -> None:
     in_source = variables_in_source(PROJECT_ROOT)
     listed = documented_in_config()
-    assert len(listed) == len(set(listed)) == 11
+    assert len(listed) == len(set(listed))
     assert set(in_source) - set(listed) == set(), "read but not listed in config.py"
     assert set(listed) - set(in_source) == set(), "listed in config.py but read nowhere"
     readme = documented_in_readme()

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chrono_analytics import source_db
-from chrono_analytics.config import embedded_dsn
+from chrono_analytics import reader_role, source_db
+from chrono_analytics.config import READER_ROLE, embedded_admin_dsn, embedded_dsn
 from chrono_analytics.pgserver import EmbeddedServer
 from warehouse_helpers import PROJECT_ROOT, Warehouse
 
@@ -49,15 +49,18 @@ def test_demo_follows_a_source_generated_anew(pg_server: EmbeddedServer, tmp_pat
     database = "chrono_test_demo"
     pg_server.ensure_database(database)
     dsn = embedded_dsn(pg_server.port, database)
+    admin = embedded_admin_dsn(pg_server.port, database)
+    reader_role.setup_embedded_reader(admin, READER_ROLE, database)
     warehouse = Warehouse(dsn, tmp_path / "demo.duckdb", tmp_path / "lake")
     env = dict(
         os.environ,
         CHRONO_PG_DSN=dsn,
+        CHRONO_PG_ADMIN_DSN=admin,
         CHRONO_DUCKDB_PATH=str(warehouse.duckdb_path),
         CHRONO_LAKE_ROOT=str(warehouse.lake_root),
     )
     # a lake built from the demo's data of seed 1
-    source_db.seed(dsn, source_db.SyntheticShape(pages=DEMO_PAGES, seed=1))
+    source_db.seed(admin, source_db.SyntheticShape(pages=DEMO_PAGES, seed=1))
     warehouse.dbt("seed")
     warehouse.dbt("run", "--select", "+marts")
     assert pages_not_matching_the_source(warehouse) == 0

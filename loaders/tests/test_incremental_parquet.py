@@ -25,7 +25,7 @@ from chrono_analytics.lake import lock
 from chrono_analytics.lake.reader import Lake
 from chrono_analytics.lake.snapshot import NULL_PARTITION, Snapshot
 from chrono_analytics.lake.store import open_store
-from warehouse_helpers import Warehouse, reference_wayback
+from warehouse_helpers import Warehouse, admin_dsn, reference_wayback
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
 PAGES = 4_000
@@ -42,8 +42,9 @@ def archive_year(raw: str | None) -> int | None:
 
 
 def sql(dsn: str, statement: str, params: tuple[Any, ...] = ()) -> list[Row]:
-    """Run one statement on the source (committed); its rows when it returns any."""
-    conn = psycopg2.connect(dsn)
+    """Run one statement on the source (committed) as the admin role, since the warehouse's
+    role `dsn` names cannot write; its rows when it returns any."""
+    conn = psycopg2.connect(admin_dsn(dsn))
     try:
         with conn, conn.cursor() as cur:
             cur.execute(statement, params or None)
@@ -473,7 +474,7 @@ def test_a_transaction_open_across_a_run_is_not_missed(
         "create role app_writer login; end if; end $$",
     )
     sql(dsn, "grant select, update on scrape_pages to app_writer")
-    writer_dsn = dsn.replace("user=postgres", "user=app_writer")
+    writer_dsn = admin_dsn(dsn).replace("user=postgres", "user=app_writer")
     lake = FixtureLake(dsn, tmp_path)
     lake.run(dbt_vars={"lookback_hours": 0})
     (page,) = ids_in_year(source_pages(dsn), 2013, 1)

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from chrono_analytics.lake.reader import Lake
-from warehouse_helpers import PROJECT_ROOT, Warehouse
+from warehouse_helpers import PROJECT_ROOT, Warehouse, admin_dsn
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "incremental_project"

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg2
 
 from chrono_analytics.lake.reader import Lake
-from warehouse_helpers import Warehouse
+from warehouse_helpers import Warehouse, admin_dsn
 
 MARTS = {
     "cdx_records": "record_id",
@@ -54,7 +54,7 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
     incremental = build_from_nothing(dsn, tmp_path / "incremental")
     watermark = Lake(incremental.lake_root).snapshot("cdx_records").watermark  # type: ignore[union-attr]
 
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+    with psycopg2.connect(admin_dsn(dsn)) as conn, conn.cursor() as cur:
         cur.execute(
             "alter table scrape_pages alter column updated_at drop not null, "
             "alter column created_at drop not null, alter column domain_id drop not null"

@@ -12,20 +12,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from psycopg2.extensions import make_dsn, parse_dsn
 
+from chrono_analytics.config import ADMIN_ROLE
 from chrono_analytics.duckdb_setup import install_postgres_extension
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
+def admin_dsn(dsn: str) -> str:
+    """The admin role's DSN for the test database of the warehouse DSN `dsn` (what
+    make_source_db returns): for tests that change source rows, which the warehouse's role
+    cannot do."""
+    return make_dsn(**{**parse_dsn(dsn), "user": ADMIN_ROLE})
+
+
 @dataclass(frozen=True)
 class Warehouse:
-    """One isolated target: a source DSN, a DuckDB file and a lake folder."""
+    """One isolated target: a source DSN (the warehouse's read-only role, as dbt uses it), a
+    DuckDB file and a lake folder."""
 
     dsn: str
     duckdb_path: Path
     lake_root: Path
+
+    @property
+    def admin_dsn(self) -> str:
+        """The same source database as the admin role (see admin_dsn())."""
+        return admin_dsn(self.dsn)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -64,11 +79,13 @@ class Warehouse:
         return result
 
     def connect(self, attach_source: bool = True) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection to the warehouse file, with the source attached like dbt does."""
+        """A DuckDB connection to the warehouse file, with the source attached read-only as
+        chrono_pg like dbt does, but as the admin role: tests inspect every column, the
+        secret ones included, which the warehouse's role cannot select."""
         conn = duckdb.connect(str(self.duckdb_path))
         if attach_source:
             install_postgres_extension(conn)
-            conn.execute(f"attach '{self.dsn}' as chrono_pg (type postgres, read_only)")
+            conn.execute(f"attach '{self.admin_dsn}' as chrono_pg (type postgres, read_only)")
         return conn
 
 

@@ -62,12 +62,20 @@ def run_at(pages: int, delta: int, workdir: Path) -> dict[str, object]:
     def timed(label: str, *args: str) -> None:
         runs[label] = timed_dbt(env, *args)
         models[label] = lake_status(lake)
-        print(f"  {label}: {runs[label].seconds:.1f} s, {runs[label].peak_rss_mb:.0f} MB", flush=True)
+        print(
+            f"  {label}: {runs[label].seconds:.1f} s, {runs[label].peak_rss_mb:.0f} MB", flush=True
+        )
 
     print(f"{pages:,} pages:", flush=True)
     fresh()
-    timed("full: cdx_records + content_analytics", "run", "--full-refresh", "--select",
-          "+cdx_records", "+content_analytics")
+    timed(
+        "full: cdx_records + content_analytics",
+        "run",
+        "--full-refresh",
+        "--select",
+        "+cdx_records",
+        "+content_analytics",
+    )
     fresh()
     timed("full: all marts", "run", "--full-refresh", "--select", "+marts")
     timed("no change", "run", "--select", "marts")
@@ -78,8 +86,13 @@ def run_at(pages: int, delta: int, workdir: Path) -> dict[str, object]:
     source_bytes = relation_bytes(source.admin_dsn, "scrape_pages")
     sizes = {mart: folder_bytes(lake / mart) for mart in MARTS}
     live = {mart: models["full: all marts"].get(mart, {}).get("bytes", 0) for mart in MARTS}
-    return {"runs": runs, "models": models, "source_bytes": source_bytes, "sizes": sizes,
-            "live": live}
+    return {
+        "runs": runs,
+        "models": models,
+        "source_bytes": source_bytes,
+        "sizes": sizes,
+        "live": live,
+    }
 
 
 def main() -> None:
@@ -108,8 +121,10 @@ def main() -> None:
         first, last = sizes[0], sizes[-1]
         a = list(results[first]["runs"].values())[-1].seconds  # type: ignore[attr-defined]
         b = list(results[last]["runs"].values())[-1].seconds  # type: ignore[attr-defined]
-        print(f"\nsame {args.delta:,}-page delta: {b:.1f} s at {last:,} / {a:.1f} s at "
-              f"{first:,} pages = {b / a:.2f}x")
+        print(
+            f"\nsame {args.delta:,}-page delta: {b:.1f} s at {last:,} / {a:.1f} s at "
+            f"{first:,} pages = {b / a:.2f}x"
+        )
 
     for pages in sizes:
         result = results[pages]
@@ -117,15 +132,19 @@ def main() -> None:
         models: dict[str, dict[str, dict[str, object]]] = result["models"]  # type: ignore[assignment]
         print(f"{'run':<44}" + "".join(f"{m[:14]:>15}" for m in MARTS))
         for label, per_mart in models.items():
-            cells = [f"{float(per_mart.get(m, {}).get('total_seconds', 0.0)):>15.2f}" for m in MARTS]
+            cells = [
+                f"{float(per_mart.get(m, {}).get('total_seconds', 0.0)):>15.2f}" for m in MARTS
+            ]
             print(f"{label[:44]:<44}" + "".join(cells))
         source_bytes: int = result["source_bytes"]  # type: ignore[assignment]
         print(f"pg_total_relation_size('scrape_pages') = {source_bytes / 1e6:,.1f} MB")
         live: dict[str, int] = result["live"]  # type: ignore[assignment]
         on_disk: dict[str, int] = result["sizes"]  # type: ignore[assignment]
         for mart in MARTS:
-            print(f"  {mart:<28}{live[mart] / 1e6:>9.1f} MB live ({100 * live[mart] / source_bytes:5.2f}%)"
-                  f"{on_disk[mart] / 1e6:>9.1f} MB on disk with superseded files")
+            print(
+                f"  {mart:<28}{live[mart] / 1e6:>9.1f} MB live ({100 * live[mart] / source_bytes:5.2f}%)"
+                f"{on_disk[mart] / 1e6:>9.1f} MB on disk with superseded files"
+            )
 
 
 if __name__ == "__main__":

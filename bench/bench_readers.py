@@ -62,7 +62,9 @@ print(commits)
 """
 
 
-def latencies(lake: Lake, seconds: float, stop: threading.Event | None = None) -> dict[str, list[float]]:
+def latencies(
+    lake: Lake, seconds: float, stop: threading.Event | None = None
+) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {name: [] for name in QUERIES}
     failures: list[str] = []
     deadline = time.monotonic() + seconds
@@ -98,13 +100,21 @@ def main() -> None:
     lake = Lake(args.workdir / "lake")
 
     quiet = latencies(lake, args.seconds / 2)
-    before = {m: s["version"] for m, s in
-              ((m, {"version": lake.snapshot(m).version}) for m in lake.marts())}  # type: ignore[union-attr]
+    before = {
+        m: s["version"]
+        for m, s in ((m, {"version": lake.snapshot(m).version}) for m in lake.marts())
+    }  # type: ignore[union-attr]
 
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER.format(bench=str(Path(__file__).parent), seconds=args.seconds,
-                                             dsn=source.dsn)],
-        cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            WRITER.format(bench=str(Path(__file__).parent), seconds=args.seconds, dsn=source.dsn),
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        text=True,
     )
     held: list[int] = []
     stop = threading.Event()
@@ -125,20 +135,30 @@ def main() -> None:
     print(f"{'query':<32}{'quiet p50':>10}{'p95':>8}{'n':>6}{'commits p50':>13}{'p95':>8}{'n':>6}")
     for name in QUERIES:
         q, b = quiet[name], busy[name]
-        print(f"{name:<32}{pct(q, 50):>10.1f}{pct(q, 95):>8.1f}{len(q):>6}"
-              f"{pct(b, 50):>13.1f}{pct(b, 95):>8.1f}{len(b):>6}")
-    print(f"failed queries: quiet {quiet['failures'][0]:.0f}, during commits {busy['failures'][0]:.0f}")
+        print(
+            f"{name:<32}{pct(q, 50):>10.1f}{pct(q, 95):>8.1f}{len(q):>6}"
+            f"{pct(b, 50):>13.1f}{pct(b, 95):>8.1f}{len(b):>6}"
+        )
+    print(
+        f"failed queries: quiet {quiet['failures'][0]:.0f}, during commits {busy['failures'][0]:.0f}"
+    )
     status = lake_status(args.workdir / "lake")
     commits = {m: lake.snapshot(m).version - before[m] for m in ("cdx_records",)}  # type: ignore[union-attr]
-    print(f"runs committed meanwhile: {out.strip()} (cdx_records snapshots: {commits['cdx_records']})")
-    print(f"superseded bytes held (retention {os.environ.get('CHRONO_LAKE_RETENTION_SECONDS', '600')} s):"
-          f" median {statistics.median(held) / 1e6:.1f} MB, max {max(held) / 1e6:.1f} MB")
+    print(
+        f"runs committed meanwhile: {out.strip()} (cdx_records snapshots: {commits['cdx_records']})"
+    )
+    print(
+        f"superseded bytes held (retention {os.environ.get('CHRONO_LAKE_RETENTION_SECONDS', '600')} s):"
+        f" median {statistics.median(held) / 1e6:.1f} MB, max {max(held) / 1e6:.1f} MB"
+    )
     print("\nlast commit of each page mart (from its snapshot):")
     for mart in ("cdx_records", "content_analytics", "project_analytics"):
         run = status[mart]
-        print(f"  {mart:<20} commit {float(run.get('commit_seconds', 0)):.3f} s of "
-              f"{float(run.get('total_seconds', 0)):.2f} s; {run.get('files_written')} files "
-              f"written, {run.get('changed_rows')} rows changed")
+        print(
+            f"  {mart:<20} commit {float(run.get('commit_seconds', 0)):.3f} s of "
+            f"{float(run.get('total_seconds', 0)):.2f} s; {run.get('files_written')} files "
+            f"written, {run.get('changed_rows')} rows changed"
+        )
     print(json.dumps({"quiet": {k: len(v) for k, v in quiet.items()}}))
 
 

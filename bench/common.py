@@ -136,6 +136,10 @@ def lake_status(lake_root: Path) -> dict[str, dict[str, object]]:
     for mart in lake.marts():
         snapshot = lake.snapshot(mart)
         if snapshot is not None:
-            found[mart] = {**snapshot.run, "bytes": snapshot.bytes, "rows": snapshot.rows,
-                           "files": len(snapshot.files)}
+            found[mart] = {
+                **snapshot.run,
+                "bytes": snapshot.bytes,
+                "rows": snapshot.rows,
+                "files": len(snapshot.files),
+            }
     return found

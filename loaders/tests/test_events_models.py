@@ -270,7 +270,7 @@ def test_the_ymls_list_the_schemas_columns() -> None:
         "{{ doc('events__" + name + "') }}" for name in names
     ]
     assert [c["name"] for c in staging] == names
-    assert [c["name"] for c in mart] == [*names, "event_month"]
+    assert [c["name"] for c in mart] == [*names, "event_year", "event_month"]
     assert [c["data_type"] for c in mart] == [*(duckdb_type(c) for c in COLUMNS), "date"]
     not_null = [c.name for c in COLUMNS if not c.nullable]
     assert [c["name"] for c in mart if {"type": "not_null"} in c.get("constraints", [])] == [

@@ -34,8 +34,7 @@ FIXTURE = HERE / "fixtures" / "incremental_project"
 COMMITS = 200
 QUERY = "select count(*), count(distinct page_id), sum(retry_count) from pages_by_year"
 
-READER_PROCESS = (
-    f"""
+READER_PROCESS = f"""
 import json, sys, time
 from pathlib import Path
 from chrono_analytics.lake.reader import Lake
@@ -50,7 +49,6 @@ with open(out, "w") as handle:
         except Exception as exc:
             handle.write(json.dumps({{"error": repr(exc)}}) + "\\n")
 """
-)
 
 
 def pyarrow_answer(lake: Lake) -> list[int]:

@@ -319,13 +319,13 @@
 {% endmacro %}
 
 
-{#- Which snapshot each incremental_parquet view of this DuckDB file reads: a downstream
-    model reads the change feed of its upstream models from the version it last consumed up
-    to the one its view reads. -#}
+{#- Which snapshot each incremental_parquet view of this DuckDB file reads, as a one-row view
+    main."__chrono_snapshot__<model>" (one object per model: concurrent threads never write
+    the same catalog entry). A downstream model reads the change feed of its upstream models
+    from the version it consumed last up to the one its view reads. -#}
 {% macro incremental_parquet__record_view(identifier, version) %}
-    {%- do run_query('create table if not exists main.chrono_lake_views (model varchar primary key, version bigint)') -%}
-    {%- do run_query('insert or replace into main.chrono_lake_views values ('
-        ~ incremental_parquet__literal(identifier) ~ ', ' ~ (version | int) ~ ')') -%}
+    {%- do run_query('create or replace view main.' ~ incremental_parquet__quote('__chrono_snapshot__' ~ identifier)
+        ~ ' as select ' ~ (version | int) ~ ' as version') -%}
 {% endmacro %}
 
 
@@ -341,10 +341,19 @@
     {%- endfor -%}
     {%- set versions = {} -%}
     {%- if names -%}
-        {%- do run_query('create table if not exists main.chrono_lake_views (model varchar primary key, version bigint)') -%}
-        {%- for row in run_query('select model, version from main.chrono_lake_views').rows if row[0] in names -%}
-            {%- do versions.update({row[0] | string: row[1] | int}) -%}
+        {%- set recorded = run_query("select view_name from duckdb_views() where schema_name = 'main'"
+            ~ " and database_name = current_database() and starts_with(view_name, '__chrono_snapshot__')"
+            ).columns[0].values() | list -%}
+        {%- set selects = [] -%}
+        {%- for name in names if ('__chrono_snapshot__' ~ name) in recorded -%}
+            {%- do selects.append('select ' ~ incremental_parquet__literal(name) ~ ' as model, version from main.'
+                ~ incremental_parquet__quote('__chrono_snapshot__' ~ name)) -%}
         {%- endfor -%}
+        {%- if selects -%}
+            {%- for row in run_query(selects | join(' union all ')).rows -%}
+                {%- do versions.update({row[0] | string: row[1] | int}) -%}
+            {%- endfor -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return(versions) }}
 {% endmacro %}

@@ -141,8 +141,9 @@ def main() -> None:
         live: dict[str, int] = result["live"]  # type: ignore[assignment]
         on_disk: dict[str, int] = result["sizes"]  # type: ignore[assignment]
         for mart in MARTS:
+            share = 100 * live[mart] / source_bytes
             print(
-                f"  {mart:<28}{live[mart] / 1e6:>9.1f} MB live ({100 * live[mart] / source_bytes:5.2f}%)"
+                f"  {mart:<28}{live[mart] / 1e6:>9.1f} MB live ({share:5.2f}%)"
                 f"{on_disk[mart] / 1e6:>9.1f} MB on disk with superseded files"
             )
 

@@ -26,11 +26,10 @@ import threading
 import time
 from pathlib import Path
 
-from common import PROJECT_ROOT, lake_status, start_source, timed_dbt, warehouse_env
-
 from chrono_analytics.lake.reader import Lake
 from chrono_analytics.lake.store import open_store
 from chrono_analytics.lake.writer import superseded_bytes
+from common import PROJECT_ROOT, lake_status, start_source, timed_dbt, warehouse_env
 
 QUERIES = {
     "cdx: one archive month": (
@@ -73,7 +72,7 @@ def latencies(
             started = time.perf_counter()
             try:
                 lake.query(query)
-            except Exception as exc:  # noqa: BLE001 - a failure is a finding
+            except Exception as exc:  # a failure is a finding
                 failures.append(repr(exc))
                 continue
             found[name].append(1000 * (time.perf_counter() - started))
@@ -139,17 +138,17 @@ def main() -> None:
             f"{name:<32}{pct(q, 50):>10.1f}{pct(q, 95):>8.1f}{len(q):>6}"
             f"{pct(b, 50):>13.1f}{pct(b, 95):>8.1f}{len(b):>6}"
         )
-    print(
-        f"failed queries: quiet {quiet['failures'][0]:.0f}, during commits {busy['failures'][0]:.0f}"
-    )
+    failed = (quiet["failures"][0], busy["failures"][0])
+    print(f"failed queries: quiet {failed[0]:.0f}, during commits {failed[1]:.0f}")
     status = lake_status(args.workdir / "lake")
     commits = {m: lake.snapshot(m).version - before[m] for m in ("cdx_records",)}  # type: ignore[union-attr]
     print(
         f"runs committed meanwhile: {out.strip()} (cdx_records snapshots: {commits['cdx_records']})"
     )
+    retention = os.environ.get("CHRONO_LAKE_RETENTION_SECONDS", "600")
     print(
-        f"superseded bytes held (retention {os.environ.get('CHRONO_LAKE_RETENTION_SECONDS', '600')} s):"
-        f" median {statistics.median(held) / 1e6:.1f} MB, max {max(held) / 1e6:.1f} MB"
+        f"superseded bytes held (retention {retention} s): median "
+        f"{statistics.median(held) / 1e6:.1f} MB, max {max(held) / 1e6:.1f} MB"
     )
     print("\nlast commit of each page mart (from its snapshot):")
     for mart in ("cdx_records", "content_analytics", "project_analytics"):

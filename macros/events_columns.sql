@@ -19,7 +19,7 @@
         ('source_component', 'varchar'),
         ('source_module', 'varchar'),
         ('environment', 'varchar'),
-        ('event_data', 'json'),
+        ('event_data', 'varchar'),
         ('event_message', 'varchar'),
         ('event_severity', 'varchar'),
         ('event_status', 'varchar'),

@@ -23,12 +23,15 @@
 {#- The select list of the events contract: `cast(<name> as <type>) as <name>` for each column
     of events_columns(), in contract order, separated by commas and new lines indented for a
     select list at 8 spaces. The columns named in `normalized` are enumerations read through
-    normalize_enum() (trimmed, lower-cased) instead. -#}
-{% macro events_casts(normalized=[]) -%}
+    normalize_enum() (trimmed, lower-cased) instead; those named in `masked` are free text
+    read through mask_personal_data() (e-mail addresses and credentials masked). -#}
+{% macro events_casts(normalized=[], masked=[]) -%}
     {%- set items = [] -%}
     {%- for name, data_type in events_columns() -%}
         {%- if name in normalized -%}
             {%- do items.append(normalize_enum(name) ~ ' as ' ~ name) -%}
+        {%- elif name in masked -%}
+            {%- do items.append(mask_personal_data('cast(' ~ name ~ ' as ' ~ data_type ~ ')') ~ ' as ' ~ name) -%}
         {%- else -%}
             {%- do items.append('cast(' ~ name ~ ' as ' ~ data_type ~ ') as ' ~ name) -%}
         {%- endif -%}

@@ -122,5 +122,6 @@
         {%- endif -%}
         {{ return(api.Relation.create(database=found[0].database, schema=found[0].schema, identifier=found[0].alias)) }}
     {%- endif -%}
-    {{ return(builtins.ref(*varargs, **kwargs)) }}
+    {#- outside dbt (sqlfluff renders the models with these macros) there is no builtins -#}
+    {{ return(builtins.ref(*varargs, **kwargs) if builtins is defined else varargs[-1]) }}
 {% endmacro %}

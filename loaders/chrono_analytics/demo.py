@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -58,13 +59,24 @@ def print_summary(settings: Settings) -> None:
 DEMO_EVENT_PAGES = 5_000
 
 
+DEMO_EVENT_DAYS = 7
+
+
 def write_demo_events(root: Path, pages: int) -> None:
-    """Application events for the demo under ``root``, written through the loader library, once."""
+    """Application events for the demo under ``root``, written through the loader library,
+    once: the last DEMO_EVENT_DAYS days up to now, as the synthetic pages run up to now (so
+    "the last 24 hours" has answers)."""
     if any(root.glob(EVENTS_GLOB)):
         print(f"events already written under {root}")
         return
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with EventWriter(root, flush_interval_s=None) as writer:
         counts = generate_demo_events(
-            writer, pages=min(pages, DEMO_EVENT_PAGES), users=40, projects=300
+            writer,
+            pages=min(pages, DEMO_EVENT_PAGES),
+            users=40,
+            projects=300,
+            start=end - timedelta(days=DEMO_EVENT_DAYS),
+            end=end,
         )
     print(f"wrote {sum(counts.values()):,} demo events under {root}")

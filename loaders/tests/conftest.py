@@ -14,12 +14,14 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from chrono_analytics import reader_role, source_db
 from chrono_analytics.config import READER_ROLE, embedded_admin_dsn, embedded_dsn
+from chrono_analytics.events import EventWriter, generate_demo_events
 from chrono_analytics.pgserver import EmbeddedServer, free_port
 from warehouse_helpers import DBT, PROJECT_ROOT, Warehouse
 
@@ -76,5 +78,11 @@ def built_warehouse(shared_source_dsn: str, tmp_path_factory: pytest.TempPathFac
     """The whole project built once (dbt deps + dbt build) over the shared source."""
     folder: Path = tmp_path_factory.mktemp("warehouse")
     warehouse = Warehouse(shared_source_dsn, folder / "chrono.duckdb", folder / "lake")
+    # two days of application events up to now, for the events marts
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with EventWriter(folder / "lake" / "raw" / "events", flush_interval_s=None) as writer:
+        generate_demo_events(
+            writer, pages=300, users=5, projects=10, start=end - timedelta(days=2), end=end
+        )
     warehouse.dbt("build")
     return warehouse

@@ -134,7 +134,7 @@ def test_readers_see_one_committed_snapshot_each_while_runs_commit(
             [
                 sys.executable,
                 str(HERE / "lake_writer_loop.py"),
-                dsn,
+                admin_dsn(dsn),
                 str(warehouse.lake_root),
                 str(COMMITS),
                 str(answers),

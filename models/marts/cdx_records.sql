@@ -15,7 +15,7 @@
     run land in the newest files. Inside each file the rows are sorted by archive_date then
     domain, in row groups of 20,000 rows, so a filter on either skips row groups by their
     statistics. Every derivation lives in int_scrape_pages_enriched; this model selects and
-    casts to the contract's types (a value out of a type's range becomes NULL: try_cast).
+    casts to the contract's types (a value out of a type's range becomes NULL).
     An incremental run rebuilds the pages page_ids_to_recompute names (changed since the
     watermark, of changed domains and projects, deleted from or missing in the mart): the
     materialization filters this model on them, a filter DuckDB pushes down to PostgreSQL. -#}
@@ -64,11 +64,11 @@ cdx_records as (
         cast(archive_weekday as smallint) as archive_weekday,
         cast(null as bigint) as warc_offset,
         cast(null as integer) as warc_length,
-        try_cast(status_code as smallint) as status_code,
+        {{ smallint_or_null('status_code') }} as status_code,
         cast(content_length_bytes as bigint) as content_length,
-        try_cast(url_depth as smallint) as url_depth,
+        {{ smallint_or_null('url_depth') }} as url_depth,
         cast(quality_score as double) as quality_score,
-        try_cast(priority_score as smallint) as priority_score,
+        {{ smallint_or_null('priority_score') }} as priority_score,
         cast(fetch_time_ms as bigint) as fetch_time_ms,
         cast(extraction_time_ms as bigint) as extraction_time_ms,
         cast(total_processing_time_ms as bigint) as total_processing_time_ms,

@@ -12,8 +12,7 @@
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
     cdx_records.record_id. Stored in one file per processing month (from created_at, which
     never changes), rows sorted by processing_date. Every derivation lives in
-    int_scrape_pages_enriched; this model selects and casts to the contract's types (a value
-    out of a type's range becomes NULL: try_cast). It also carries the page's scrape session,
+    int_scrape_pages_enriched; this model selects and casts to the contract's types. It also carries the page's scrape session,
     status, completion time and archive source, so that project_analytics and the reporting
     models aggregate this mart alone. An incremental run rebuilds the pages
     page_ids_to_recompute names (see cdx_records). -#}
@@ -55,7 +54,7 @@ content_analytics as (
         -- numerics
         cast(processing_year as integer) as processing_year,
         cast(processing_month as integer) as processing_month,
-        try_cast(processing_week as smallint) as processing_week,
+        cast(processing_week as smallint) as processing_week,
         cast(content_length_bytes as bigint) as original_size_bytes,
         cast(extraction_time_ms as bigint) as extraction_time_ms,
         cast(retry_count as integer) as extraction_retry_count,

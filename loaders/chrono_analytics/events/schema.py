@@ -182,7 +182,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         pa.json_(),
         Kind.JSON,
         "Event payload: a JSON object as canonical text (sorted keys, no spaces, at most "
-        f"{MAX_EVENT_DATA_BYTES // 1024} KiB), read by DuckDB as JSON.",
+        f"{MAX_EVENT_DATA_BYTES // 1024} KiB), typed VARCHAR in the marts so that every "
+        "engine reads it as a string (DuckDB's JSON functions and ->> take it as it is).",
     ),
     Column(
         "event_message",
@@ -283,7 +284,9 @@ _DUCKDB_TYPES: Final[dict[pa.DataType, str]] = {
     pa.float64(): "double",
     pa.date32(): "date",
     _TS: "timestamp with time zone",
-    pa.json_(): "json",
+    # JSON text is VARCHAR past the raw files: Parquet's JSON annotation reads as binary in
+    # polars, and DuckDB's JSON functions take VARCHAR as it is
+    pa.json_(): "varchar",
 }
 
 

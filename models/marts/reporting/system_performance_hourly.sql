@@ -30,17 +30,17 @@ classified as (
 system_performance_hourly as (
     select
         source_component,
+        cast(event_utc_datetime as date) as event_date,
+        cast(year(event_utc_datetime) as integer) as event_year,
+        cast(date_trunc('hour', event_utc_datetime) as timestamp) at time zone 'UTC' as hour_at,
         count(*) as event_count,
         count(*) filter (where is_metric) as metric_event_count,
         count(*) filter (where is_error) as error_count,
         avg(duration_ms) filter (where is_metric) as avg_duration_ms,
         avg(memory_usage_mb) filter (where is_metric) as avg_memory_usage_mb,
-        avg(cpu_usage_percent) filter (where is_metric) as avg_cpu_usage_percent,
-        cast(date_trunc('hour', event_utc_datetime) as timestamp) at time zone 'UTC' as hour_at,
-        cast(event_utc_datetime as date) as event_date,
-        cast(year(event_utc_datetime) as integer) as event_year
+        avg(cpu_usage_percent) filter (where is_metric) as avg_cpu_usage_percent
     from classified
-    group by source_component, date_trunc('hour', event_utc_datetime), cast(event_utc_datetime as date), year(event_utc_datetime)
+    group by all
 )
 
 select * from system_performance_hourly

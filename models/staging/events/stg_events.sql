@@ -25,9 +25,11 @@ source as (
 renamed as (
     {#- every contract column, in contract order, cast to its type (events_casts():
         events_columns(), generated from the loaders' events schema); the two enumerations
-        are trimmed and lower-cased -#}
+        are trimmed and lower-cased; in the free text of the application (message, payload)
+        e-mail addresses and credentials are masked, as in every other staging model (the
+        raw files keep what the application sent) -#}
     select
-        {{ events_casts(normalized=['event_type', 'event_severity']) }}
+        {{ events_casts(normalized=['event_type', 'event_severity'], masked=['event_message', 'event_data']) }}
     from source
 ),
 

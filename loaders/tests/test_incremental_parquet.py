@@ -28,7 +28,7 @@ from chrono_analytics.lake.store import open_store
 from warehouse_helpers import Warehouse, admin_dsn, reference_wayback
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
-PAGES = 4_000
+PAGES = 2_000
 
 Row = tuple[Any, ...]
 
@@ -605,7 +605,7 @@ def test_on_schema_change_fail_and_append_new_columns(
 @pytest.mark.parametrize(
     ("switch", "message"),
     [
-        ("pages_null_keys", "1 of 4001 rows have a NULL unique_key (page_id)"),
+        ("pages_null_keys", f"1 of {PAGES + 1} rows have a NULL unique_key (page_id)"),
         ("pages_duplicate_keys", "rows repeat a unique_key (page_id), e.g."),
     ],
 )

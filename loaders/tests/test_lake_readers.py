@@ -1,12 +1,13 @@
 """Readers never lock, never fail and never see a mixture while runs commit.
 
 Reader threads (the project's read helper, pyarrow and polars over the snapshot's file list)
-and a reader process (DuckDB through a new connection per query) query pages_by_year in a
-loop while another process commits at least 200 snapshots of it with dbt: incremental runs
-after an UPDATE of two pages in two partitions (so every such commit adds exactly 2 to
-sum(retry_count)), and every tenth a full refresh (every file replaced). Every answer must be
-the answer of one committed snapshot: a reader mixing two snapshots' files would see an odd
-step of the sum, or a page twice. Superseded files are vacuumed after 20 seconds meanwhile.
+and a reader process (DuckDB through a new connection per query) query the fixture's
+pages_by_year in a loop while another process commits 200 snapshots of it with dbt:
+incremental runs after an UPDATE of two pages in two partitions (so every such commit adds
+exactly 2 to sum(retry_count)), and every tenth a full refresh (every file replaced). Every
+answer must be the answer of one committed snapshot: a reader mixing two snapshots' files
+would see an odd step of the sum, or a page twice. Superseded files are vacuumed after 20
+seconds meanwhile.
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ from warehouse_helpers import PROJECT_ROOT, Warehouse, admin_dsn
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "incremental_project"
-COMMITS = 200
-QUERY = "select count(*), count(distinct page_id), sum(retry_count) from pages_by_year"
+RUNS = 200  # one commit each
+MARTS = ("pages_by_year",)
+QUERY = "select count(*), count(distinct page_id), sum(retry_count) from {mart}"
+PARTITIONS = {
+    "pages_by_year": pa.schema([("archive_year", pa.int32())]),
+    "pages_by_month": pa.schema([("archive_year", pa.int32()), ("archive_month", pa.int32())]),
+}
 
 READER_PROCESS = f"""
 import json, sys, time
@@ -40,24 +46,28 @@ from pathlib import Path
 from chrono_analytics.lake.reader import Lake
 root, out, stop = sys.argv[1:4]
 lake = Lake(root)
+step = 0
 with open(out, "w") as handle:
     while not Path(stop).exists():
+        time.sleep(0.15)
+        mart = {MARTS!r}[step % len({MARTS!r})]
+        step += 1
         try:
             with lake.connect() as conn:
-                row = conn.execute({QUERY!r}).fetchone()
-            handle.write(json.dumps({{"answer": list(row)}}) + "\\n")
+                row = conn.execute({QUERY!r}.format(mart=mart)).fetchone()
+            handle.write(json.dumps({{"mart": mart, "answer": list(row)}}) + "\\n")
         except Exception as exc:
             handle.write(json.dumps({{"error": repr(exc)}}) + "\\n")
 """
 
 
-def pyarrow_answer(lake: Lake) -> list[int]:
-    files = lake.files("pages_by_year")
+def pyarrow_answer(lake: Lake, mart: str) -> list[int]:
+    files = lake.files(mart)
     dataset = ds.dataset(
         files,
         format="parquet",
-        partitioning=ds.partitioning(pa.schema([("archive_year", pa.int32())]), flavor="hive"),
-        partition_base_dir=lake.location("pages_by_year"),
+        partitioning=ds.partitioning(PARTITIONS[mart], flavor="hive"),
+        partition_base_dir=lake.location(mart),
     )
     table = dataset.to_table(columns=["page_id", "retry_count"])
     ids = table.column("page_id")
@@ -68,41 +78,42 @@ def pyarrow_answer(lake: Lake) -> list[int]:
     ]
 
 
-def polars_answer(lake: Lake) -> list[int]:
-    frame = pl.scan_parquet(lake.files("pages_by_year"), hive_partitioning=False).select(
+def polars_answer(lake: Lake, mart: str) -> list[int]:
+    frame = pl.scan_parquet(lake.files(mart), hive_partitioning=False).select(
         pl.len(), pl.col("page_id").n_unique(), pl.col("retry_count").sum()
     )
     return [int(v) for v in frame.collect().row(0)]
 
 
-def helper_answer(lake: Lake) -> list[int]:
-    row = lake.query(QUERY)[0]
+def helper_answer(lake: Lake, mart: str) -> list[int]:
+    row = lake.query(QUERY.format(mart=mart))[0]
     return [int(v) for v in row]
 
 
 def test_readers_see_one_committed_snapshot_each_while_runs_commit(
     make_source_db: Callable[..., str], tmp_path: Path
 ) -> None:
-    dsn = make_source_db(pages=1_500, seed=43)
+    dsn = make_source_db(pages=800, seed=43)
     warehouse = Warehouse(dsn, tmp_path / "chrono.duckdb", tmp_path / "lake")
     target = tmp_path / "target"
-    warehouse.dbt(
-        "run", "--select", "pages_by_year", "--target-path", str(target), project_dir=FIXTURE
-    )
+    warehouse.dbt("run", "--select", *MARTS, "--target-path", str(target), project_dir=FIXTURE)
     env = {**warehouse.env(), "CHRONO_LAKE_RETENTION_SECONDS": "20"}
     answers = tmp_path / "committed.jsonl"
-    initial = helper_answer(Lake(warehouse.lake_root))
+    initial = {mart: helper_answer(Lake(warehouse.lake_root), mart) for mart in MARTS}
     stop = tmp_path / "stop"
-    Lake(warehouse.lake_root)
 
-    observed: dict[str, list[list[int]]] = {"helper": [], "pyarrow": [], "polars": []}
+    observed: dict[str, list[tuple[str, list[int]]]] = {"helper": [], "pyarrow": [], "polars": []}
     failures: list[str] = []
 
-    def read_loop(name: str, read: Callable[[Lake], list[int]]) -> None:
+    def read_loop(name: str, read: Callable[[Lake, str], list[int]]) -> None:
         own = Lake(warehouse.lake_root)
+        step = 0
         while not stop.exists():
+            time.sleep(0.15)  # a reader's pace, not a busy loop: the writer needs the CPU too
+            mart = MARTS[step % len(MARTS)]
+            step += 1
             try:
-                observed[name].append(read(own))
+                observed[name].append((mart, read(own, mart)))
             except Exception as exc:
                 failures.append(f"{name}: {exc!r}")
 
@@ -136,7 +147,7 @@ def test_readers_see_one_committed_snapshot_each_while_runs_commit(
                 str(HERE / "lake_writer_loop.py"),
                 admin_dsn(dsn),
                 str(warehouse.lake_root),
-                str(COMMITS),
+                str(RUNS),
                 str(answers),
                 str(target),
             ],
@@ -156,22 +167,27 @@ def test_readers_see_one_committed_snapshot_each_while_runs_commit(
     assert writer.returncode == 0, writer.stdout[-3000:] + writer.stderr[-3000:]
 
     committed = [json.loads(line) for line in answers.read_text().splitlines()]
-    versions = [c["version"] for c in committed]
-    assert len(versions) >= COMMITS and versions == sorted(set(versions))
-    # the state before the loop's first commit is a committed snapshot too
-    valid = {tuple(initial)} | {tuple(c["answer"]) for c in committed}
+    assert len(committed) == RUNS * len(MARTS) >= 200
+    valid: dict[str, set[tuple[int, ...]]] = {}
+    for mart in MARTS:
+        versions = [c["version"] for c in committed if c["mart"] == mart]
+        assert len(versions) == RUNS and versions == sorted(set(versions)), mart
+        # the state before the loop's first commit is a committed snapshot too
+        valid[mart] = {tuple(initial[mart])} | {
+            tuple(c["answer"]) for c in committed if c["mart"] == mart
+        }
 
     process_rows: list[dict[str, Any]] = [
         json.loads(line) for line in process_out.read_text().splitlines() if line.strip()
     ]
     failures += [row["error"] for row in process_rows if "error" in row]
-    observed["process"] = [row["answer"] for row in process_rows if "answer" in row]
+    observed["process"] = [(row["mart"], row["answer"]) for row in process_rows if "answer" in row]
     assert failures == [], failures[:5]
     for name, answers_seen in observed.items():
         assert len(answers_seen) >= 20, (name, len(answers_seen), seconds)
-        for answer in answers_seen:
-            assert answer[0] == answer[1], (name, answer)  # no page twice
-            assert tuple(answer) in valid, (name, answer)  # one committed snapshot
+        for mart, answer in answers_seen:
+            assert answer[0] == answer[1], (name, mart, answer)  # no page twice
+            assert tuple(answer) in valid[mart], (name, mart, answer)  # one committed snapshot
     # superseded files were vacuumed meanwhile: the lake kept a fraction of the files written
     location = warehouse.lake_root / "pages_by_year"
     present = [p for p in location.rglob("*.parquet") if "_chrono" not in p.parts]

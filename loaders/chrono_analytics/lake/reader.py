@@ -1,0 +1,149 @@
+"""The read entry point: the marts of a lake, as one committed snapshot each, without locks.
+
+    from chrono_analytics.lake.reader import Lake
+    lake = Lake()                      # CHRONO_LAKE_ROOT, or <project>/lake
+    con = lake.connect()               # DuckDB: a view per mart (cdx_records, events, ...)
+    con.sql("select count(*) from cdx_records").fetchall()
+    lake.query("select ... where x = ?", [value])   # shared connection, refreshed per query
+    lake.files("cdx_records")          # the current snapshot's files, for other engines
+
+A view reads exactly the files of the snapshot that was current when the view was made; those
+files stay on disk for at least the retention time after a newer snapshot replaces them
+(lake/__init__.py), so a query never fails or mixes two states because a run commits while
+it reads. ``Lake.query``/``Lake.cursor`` move the views to the newest snapshots first (a look
+at each mart's snapshot folder), so a long-lived process (the API, a notebook) never reads a
+snapshot older than its last query. The DuckDB file dbt writes is never opened.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from chrono_analytics.lake.snapshot import SNAPSHOTS_DIR, Column, Snapshot, current_snapshot
+from chrono_analytics.lake.store import open_store
+
+
+def default_root() -> Path:
+    from chrono_analytics.config import load_settings
+
+    return load_settings().lake_root
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def view_sql(uris: Sequence[str], columns: Sequence[Column]) -> str:
+    """The query of a mart's view: its columns, in order, from exactly these files (their
+    partition columns are stored inside them); a typed empty select when there is none."""
+    names = ", ".join(_quote(c.name) for c in columns)
+    if not uris:
+        typed = ", ".join(f"cast(null as {c.type}) as {_quote(c.name)}" for c in columns)
+        return f"select {typed or '1 as empty'} where false"
+    files = ", ".join(_literal(u) for u in uris)
+    return f"select {names} from read_parquet([{files}], hive_partitioning = false, union_by_name = true)"
+
+
+class Lake:
+    """The marts under one lake root (folders holding ``_chrono/snapshots``)."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = str(root) if root is not None else str(default_root())
+        if "://" not in self.root:
+            self.root = os.path.abspath(self.root)
+        self._lock = threading.Lock()
+        self._shared: duckdb.DuckDBPyConnection | None = None
+        self._versions: dict[str, int] = {}
+
+    def location(self, mart: str) -> str:
+        return f"{self.root.rstrip('/')}/{mart}"
+
+    def marts(self) -> list[str]:
+        """The marts that have a committed snapshot, by name."""
+        if not os.path.isdir(self.root):
+            return []
+        found = []
+        for entry in sorted(os.listdir(self.root)):
+            if os.path.isdir(os.path.join(self.root, entry, SNAPSHOTS_DIR)):
+                found.append(entry)
+        return found
+
+    def snapshot(self, mart: str) -> Snapshot | None:
+        return current_snapshot(open_store(self.location(mart)))
+
+    def files(self, mart: str) -> list[str]:
+        """The files of the mart's current snapshot (paths or URLs), for any Parquet reader."""
+        snapshot = self.snapshot(mart)
+        if snapshot is None:
+            raise LookupError(f"no mart {mart!r} under {self.root} (marts: {self.marts()})")
+        store = open_store(self.location(mart))
+        return [store.uri(f.path) for f in snapshot.files]
+
+    def register(self, conn: duckdb.DuckDBPyConnection, marts: Sequence[str] | None = None) -> dict[str, int]:
+        """(Re)create a view per mart on `conn` over its current snapshot; the versions used."""
+        used = {}
+        for mart in marts if marts is not None else self.marts():
+            snapshot = self.snapshot(mart)
+            if snapshot is None:
+                continue
+            store = open_store(self.location(mart))
+            uris = [store.uri(f.path) for f in snapshot.files]
+            conn.execute(
+                f"create or replace view {_quote(mart)} as {view_sql(uris, snapshot.columns)}"
+            )
+            used[mart] = snapshot.version
+        return used
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A new in-memory DuckDB connection with a view per mart (current snapshots)."""
+        conn = duckdb.connect()
+        self.register(conn)
+        return conn
+
+    def _refreshed(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._shared is None:
+                self._shared = duckdb.connect()
+            stale = []
+            for mart in self.marts():
+                versions = _snapshot_versions(self.location(mart))
+                if versions and versions[-1] != self._versions.get(mart):
+                    stale.append(mart)
+            if stale:
+                self._versions.update(self.register(self._shared, stale))
+            return self._shared
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the shared connection, its views on the newest snapshots (one cursor
+        per thread: a DuckDB connection is not thread-safe)."""
+        return self._refreshed().cursor()
+
+    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        cursor = self.cursor()
+        try:
+            return cursor.execute(sql, parameters or []).fetchall()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
+                self._versions.clear()
+
+
+def _snapshot_versions(location: str) -> list[int]:
+    from chrono_analytics.lake.snapshot import list_versions
+
+    return list_versions(open_store(location))

@@ -1,0 +1,165 @@
+"""Snapshots: the manifest of one committed state of a model's lake (see lake/__init__.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from chrono_analytics.lake.store import Store
+
+SNAPSHOT_FORMAT = "chrono-lake-snapshot"
+SNAPSHOT_FORMAT_VERSION = 1
+SNAPSHOTS_DIR = "_chrono/snapshots"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+class LakeError(RuntimeError):
+    """A lake operation that cannot proceed; the message says what was wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type}
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One live data file: its path relative to the location, partition values, rows, bytes."""
+
+    path: str
+    partition: dict[str, Any]
+    rows: int
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "partition": self.partition, "rows": self.rows, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    committed_at: datetime
+    model: str
+    columns: tuple[Column, ...]
+    partition_by: tuple[Column, ...]
+    unique_key: tuple[str, ...]
+    files: tuple[DataFile, ...]
+    watermark: str | None = None
+    upstream: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def file_paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    def to_json(self) -> str:
+        payload = {
+            "format": SNAPSHOT_FORMAT,
+            "format_version": SNAPSHOT_FORMAT_VERSION,
+            "version": self.version,
+            "committed_at": self.committed_at.astimezone(UTC).isoformat(),
+            "model": self.model,
+            "columns": [c.to_json() for c in self.columns],
+            "partition_by": [c.to_json() for c in self.partition_by],
+            "unique_key": list(self.unique_key),
+            "watermark": self.watermark,
+            "upstream": self.upstream,
+            "changes": self.changes,
+            "run": self.run,
+            "files": [f.to_json() for f in self.files],
+        }
+        return json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> Snapshot:
+        try:
+            raw = json.loads(text)
+            if raw.get("format") != SNAPSHOT_FORMAT:
+                raise LakeError(f"{where} is not a chrono lake snapshot")
+            if raw.get("format_version") != SNAPSHOT_FORMAT_VERSION:
+                raise LakeError(
+                    f"{where} has snapshot format {raw.get('format_version')!r}; this version "
+                    f"of chrono-analytics reads format {SNAPSHOT_FORMAT_VERSION}"
+                )
+            return cls(
+                version=int(raw["version"]),
+                committed_at=datetime.fromisoformat(raw["committed_at"]),
+                model=str(raw["model"]),
+                columns=tuple(Column(c["name"], c["type"]) for c in raw["columns"]),
+                partition_by=tuple(Column(c["name"], c["type"]) for c in raw["partition_by"]),
+                unique_key=tuple(raw["unique_key"]),
+                files=tuple(
+                    DataFile(f["path"], dict(f["partition"]), int(f["rows"]), int(f["bytes"]))
+                    for f in raw["files"]
+                ),
+                watermark=raw.get("watermark"),
+                upstream={str(k): int(v) for k, v in (raw.get("upstream") or {}).items()},
+                changes={str(k): list(v) for k, v in (raw.get("changes") or {}).items()},
+                run=dict(raw.get("run") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LakeError(f"{where} is not a valid snapshot ({exc})") from None
+
+
+def snapshot_path(version: int) -> str:
+    return f"{SNAPSHOTS_DIR}/{version:010d}.json"
+
+
+def list_versions(store: Store) -> list[int]:
+    """The versions of the snapshots present, ascending."""
+    versions = []
+    for info in store.list_files(SNAPSHOTS_DIR):
+        name = info.relpath.rsplit("/", 1)[-1]
+        stem = name[: -len(".json")] if name.endswith(".json") else ""
+        if stem.isdigit() and "/" not in info.relpath[len(SNAPSHOTS_DIR) + 1 :]:
+            versions.append(int(stem))
+    return sorted(versions)
+
+
+def read_snapshot(store: Store, version: int) -> Snapshot | None:
+    text = store.read_text(snapshot_path(version))
+    if text is None:
+        return None
+    return Snapshot.from_json(text, f"{store.location}/{snapshot_path(version)}")
+
+
+def current_snapshot(store: Store) -> Snapshot | None:
+    """The committed state of the model: the snapshot with the greatest version (None: the
+    model was never built). A snapshot deleted by a vacuum between the listing and the read
+    is skipped: a newer one exists."""
+    for version in reversed(list_versions(store)):
+        snapshot = read_snapshot(store, version)
+        if snapshot is not None:
+            return snapshot
+    return None
+
+
+def partition_folder(partition_by: tuple[Column, ...], values: dict[str, Any]) -> str:
+    """The hive folders of a partition, as DuckDB, pyarrow and Spark read them back:
+    'processing_year=2024/processing_month=5'; NULL is __HIVE_DEFAULT_PARTITION__."""
+    parts = []
+    for column in partition_by:
+        value = values.get(column.name)
+        if value is None:
+            text = NULL_PARTITION
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = quote(str(value), safe="")
+        parts.append(f"{column.name}={text}")
+    return "/".join(parts)

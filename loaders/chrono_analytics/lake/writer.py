@@ -1,0 +1,532 @@
+"""The steps of an ``incremental_parquet`` run that are not SQL: lock, plan, commit, vacuum.
+
+The materialization (macros/materializations/incremental_parquet.sql) calls them through the
+``chrono_lake`` DuckDB function (lake/channel.py); each returns a JSON-able result. SQL does
+the data work (the delta, the merge, the COPY of each file); this module decides which files
+to write and which to retire, checks what SQL computed, and publishes the snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from chrono_analytics.lake import lock
+from chrono_analytics.lake.settings import ModelSettings
+from chrono_analytics.lake.snapshot import (
+    SNAPSHOTS_DIR,
+    Column,
+    DataFile,
+    LakeError,
+    Snapshot,
+    current_snapshot,
+    list_versions,
+    partition_folder,
+    read_snapshot,
+    snapshot_path,
+)
+from chrono_analytics.lake.store import Store, open_store
+
+CRASH_POINTS = frozenset(
+    {
+        "after_begin",  # lock held, nothing written
+        "during_write",  # the first new data file written, others not
+        "before_publish",  # every new file written, snapshot not published
+        "after_publish",  # committed, vacuum not done
+        "during_vacuum",  # the first superseded file deleted
+    }
+)
+
+
+def crash_point(point: str) -> None:
+    """SIGKILL this process when CHRONO_LAKE_CRASH_AT names `point` (test hook)."""
+    assert point in CRASH_POINTS, point
+    if os.environ.get("CHRONO_LAKE_CRASH_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# -- begin ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Begin:
+    """What a run starts from: the current snapshot (if any) and the mode."""
+
+    settings: ModelSettings
+    snapshot: Snapshot | None
+    full_refresh: bool
+    since: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        snap = self.snapshot
+        return {
+            "settings": self.settings.to_json(),
+            "version": 0 if snap is None else snap.version,
+            "full_refresh": self.full_refresh,
+            "files": [] if snap is None else [_file_uri(self.settings, f.path) for f in snap.files],
+            "rows": 0 if snap is None else snap.rows,
+            "columns": [] if snap is None else [c.to_json() for c in snap.columns],
+            "watermark": None if snap is None else snap.watermark,
+            "upstream": {} if snap is None else snap.upstream,
+            "since": self.since,
+        }
+
+
+def _file_uri(settings: ModelSettings, relpath: str) -> str:
+    return open_store(settings.location).uri(relpath)
+
+
+def subtract_lookback(watermark: str, seconds: int) -> str:
+    """The watermark minus the lookback, as a timestamptz literal's text (UTC)."""
+    try:
+        parsed = datetime.fromisoformat(watermark)
+    except ValueError:
+        raise LakeError(f"stored watermark {watermark!r} is not a timestamp") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        since = parsed.astimezone(UTC) - timedelta(seconds=seconds)
+    except OverflowError:
+        since = datetime.min.replace(tzinfo=UTC)
+    return since.isoformat(sep=" ")
+
+
+def begin(settings: ModelSettings, invocation_id: str, full_refresh: bool) -> Begin:
+    """Take the write lock and read the current snapshot. A lake written with another
+    partition_by can only be replaced (--full-refresh)."""
+    store = open_store(settings.location)
+    lock.acquire(
+        store, invocation_id, f"dbt {settings.model}", settings.lock_timeout_seconds
+    )
+    crash_point("after_begin")
+    snapshot = current_snapshot(store)
+    if snapshot is not None and snapshot.partition_by != settings.partition_by and not full_refresh:
+        lock.release(store)
+        raise LakeError(
+            f"incremental_parquet {settings.model}: the lake at {settings.location} is "
+            f"partitioned by ({_describe(snapshot.partition_by)}), the model by "
+            f"({_describe(settings.partition_by)}); run it once with --full-refresh to rewrite it"
+        )
+    full = full_refresh or snapshot is None
+    since = None
+    if not full and snapshot is not None and snapshot.watermark is not None:
+        since = subtract_lookback(snapshot.watermark, settings.lookback_seconds)
+    return Begin(settings, snapshot, full, since)
+
+
+def _describe(columns: Iterable[Column]) -> str:
+    return ", ".join(f"{c.name} {c.type}" for c in columns)
+
+
+# -- checks of what SQL computed ------------------------------------------------------------------
+
+
+def check_delta(
+    settings: ModelSettings, columns: Sequence[str], rows: int, null_keys: int
+) -> None:
+    """The delta has every configured column and no NULL key."""
+    required = {
+        "partition_by": settings.partition_names,
+        "unique_key": list(settings.unique_key),
+        "order_by": list(settings.order_by),
+        "recompute.column": [settings.recompute.column] if settings.recompute else [],
+        "record_changes": list(settings.record_changes),
+    }
+    for setting, names in required.items():
+        for name in names:
+            if name not in columns:
+                raise LakeError(
+                    f"incremental_parquet {settings.model}: {setting} column '{name}' is not a "
+                    f"column of the model (columns: {', '.join(columns)})"
+                )
+    if null_keys:
+        raise LakeError(
+            f"incremental_parquet {settings.model}: {null_keys} of {rows} rows have a NULL "
+            f"unique_key ({', '.join(settings.unique_key)}); the unique key must never be NULL"
+        )
+
+
+@dataclass(frozen=True)
+class SchemaDecision:
+    columns: tuple[Column, ...]
+    added: tuple[Column, ...]
+    removed: tuple[Column, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "columns": [c.to_json() for c in self.columns],
+            "added": [c.to_json() for c in self.added],
+            "removed": [c.to_json() for c in self.removed],
+        }
+
+
+def decide_schema(
+    settings: ModelSettings, stored: Sequence[Column], new: Sequence[Column], full_refresh: bool
+) -> SchemaDecision:
+    """The columns the written files get. A full refresh takes the model's; an incremental
+    run fails on any difference unless on_schema_change='append_new_columns', which appends
+    new columns and keeps removed ones (NULL in new rows); a changed type always fails."""
+    if full_refresh or not stored:
+        return SchemaDecision(tuple(new), (), ())
+    old = {c.name: c for c in stored}
+    now = {c.name: c for c in new}
+    added = tuple(c for c in new if c.name not in old)
+    removed = tuple(c for c in stored if c.name not in now)
+    retyped = [f"{c.name} {c.type} -> {now[c.name].type}" for c in stored if c.name in now
+               and now[c.name].type != c.type]
+    if retyped or ((added or removed) and settings.on_schema_change == "fail"):
+        raise LakeError(
+            f"incremental_parquet {settings.model}: the model's columns differ from the lake's "
+            f"at {settings.location} (on_schema_change='{settings.on_schema_change}'). New "
+            f"columns: [{_describe(added)}]; removed columns: [{_describe(removed)}]; changed "
+            f"types: [{', '.join(retyped)}]. Set on_schema_change='append_new_columns' to add "
+            "new columns (changed types always need --full-refresh), or run with --full-refresh."
+        )
+    return SchemaDecision(tuple(new) + removed, added, removed)
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One touched partition: the file it gets (written when it keeps rows) and the file it
+    retires (its current one, read for the rows it keeps; None in a full refresh)."""
+
+    partition: dict[str, Any]
+    relpath: str
+    uri: str
+    retired: str | None
+    retired_uri: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "relpath": self.relpath,
+            "uri": self.uri,
+            "retired": self.retired,
+            "retired_uri": self.retired_uri,
+        }
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    partition: dict[str, Any]
+    relpath: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: int
+    slots: tuple[Slot, ...]
+    retired: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "writes": [s.to_json() for s in self.slots],
+            "retired": list(self.retired),
+        }
+
+    def slot(self, relpath: str) -> Slot:
+        for candidate in self.slots:
+            if candidate.relpath == relpath:
+                return candidate
+        raise LakeError(f"{relpath} is not a file of this run's plan")
+
+
+def _key(partition_by: Sequence[Column], values: Mapping[str, Any]) -> str:
+    return partition_folder(tuple(partition_by), dict(values))
+
+
+def plan(
+    settings: ModelSettings,
+    snapshot: Snapshot | None,
+    full_refresh: bool,
+    partitions: Sequence[Mapping[str, Any]],
+) -> Plan:
+    """The files of the next snapshot: one new file per touched partition (`partitions`, the
+    values of each, in the order SQL numbered them). A full refresh retires every current
+    file; an incremental run retires the files of the touched partitions only, so untouched
+    partitions keep their files byte for byte."""
+    version = 1 if snapshot is None else snapshot.version + 1
+    store = open_store(settings.location)
+    current = {} if snapshot is None else {
+        _key(snapshot.partition_by, f.partition): f for f in snapshot.files
+    }
+    slots: list[Slot] = []
+    seen: set[str] = set()
+    token = uuid.uuid4().hex[:12]
+    for index, entry in enumerate(partitions):
+        values = {c.name: (entry.get("values") or {}).get(c.name) for c in settings.partition_by}
+        folder = _key(settings.partition_by, values)
+        if folder in seen:
+            raise LakeError(f"incremental_parquet {settings.model}: partition {folder} twice")
+        seen.add(folder)
+        relpath = f"{folder}/v{version:06d}-{token}-{index}.parquet"
+        store.prepare(relpath)
+        old = None if full_refresh else current.get(folder)
+        slots.append(
+            Slot(
+                values,
+                relpath,
+                store.uri(relpath),
+                None if old is None else old.path,
+                None if old is None else store.uri(old.path),
+            )
+        )
+    if full_refresh:
+        retired = [f.path for f in (snapshot.files if snapshot else ())]
+    else:
+        retired = [s.retired for s in slots if s.retired is not None]
+    return Plan(version, tuple(slots), tuple(retired))
+
+
+def written(settings: ModelSettings, the_plan: Plan, relpath: str, rows: int, first: bool) -> FileWrite:
+    """A data file DuckDB finished writing: flush it to disk."""
+    slot = the_plan.slot(relpath)
+    open_store(settings.location).make_durable(relpath)
+    if first:
+        crash_point("during_write")
+    return FileWrite(slot.partition, relpath, rows)
+
+
+# -- commit --------------------------------------------------------------------------------------
+
+
+def _verify(store: Store, write: FileWrite) -> DataFile:
+    """The written file is complete Parquet holding the planned rows."""
+    try:
+        metadata = pq.read_metadata(store.uri(write.relpath))
+    except (OSError, ValueError) as exc:
+        raise LakeError(
+            f"written file {store.uri(write.relpath)} is not readable Parquet ({exc}); "
+            "nothing was committed"
+        ) from None
+    if metadata.num_rows != write.rows:
+        raise LakeError(
+            f"written file {store.uri(write.relpath)} holds {metadata.num_rows} rows, "
+            f"{write.rows} were planned; nothing was committed"
+        )
+    size = store.make_durable(write.relpath)
+    return DataFile(write.relpath, dict(write.partition), write.rows, size)
+
+
+def commit(
+    settings: ModelSettings,
+    snapshot: Snapshot | None,
+    the_plan: Plan,
+    writes: Sequence[FileWrite],
+    columns: Sequence[Column],
+    watermark: str | None,
+    upstream: Mapping[str, int],
+    changes: Mapping[str, list[Any]],
+    run: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Snapshot:
+    """Publish the next snapshot (the commit), then vacuum and release the lock."""
+    started = time.perf_counter()
+    store = open_store(settings.location)
+    expected = 1 if snapshot is None else snapshot.version + 1
+    if the_plan.version != expected:
+        raise LakeError(f"plan for version {the_plan.version}, but the next is {expected}")
+    new_files = [_verify(store, w) for w in writes]
+    retired = set(the_plan.retired)
+    kept = [] if snapshot is None else [f for f in snapshot.files if f.path not in retired]
+    files = sorted([*kept, *new_files], key=lambda f: f.path)
+    if watermark is None and snapshot is not None:
+        watermark = snapshot.watermark
+    nxt = Snapshot(
+        version=the_plan.version,
+        committed_at=now or datetime.now(UTC),
+        model=settings.model,
+        columns=tuple(columns),
+        partition_by=settings.partition_by,
+        unique_key=settings.unique_key,
+        files=tuple(files),
+        watermark=watermark,
+        upstream=dict(upstream),
+        changes={k: list(v) for k, v in changes.items()},
+        # the commit's own cost: verifying and flushing the new files (the publish is one
+        # small file more)
+        run={**run, "commit_seconds": round(time.perf_counter() - started, 4)},
+    )
+    crash_point("before_publish")
+    delay = os.environ.get("CHRONO_LAKE_COMMIT_DELAY_MS")
+    if delay:
+        time.sleep(float(delay) / 1000)
+    if not store.put_new(snapshot_path(nxt.version), nxt.to_json()):
+        raise LakeError(
+            f"snapshot {nxt.version} of {settings.location} was published by another writer "
+            "meanwhile; nothing was committed, run again"
+        )
+    crash_point("after_publish")
+    vacuum(store, settings.retention_seconds, settings.history_snapshots)
+    lock.release(store)
+    return nxt
+
+
+def abort(settings: ModelSettings) -> None:
+    """Release the lock without committing (the files written are orphans for vacuum)."""
+    lock.release(open_store(settings.location))
+
+
+# -- vacuum --------------------------------------------------------------------------------------
+
+
+@dataclass
+class VacuumReport:
+    files_deleted: int = 0
+    bytes_deleted: int = 0
+    snapshots_deleted: int = 0
+    files_kept_for_readers: int = 0
+    bytes_kept_for_readers: int = 0
+
+
+def vacuum(
+    store: Store,
+    retention_seconds: float,
+    history_snapshots: int,
+    now: float | None = None,
+) -> VacuumReport:
+    """Delete what no reader can still need. A reader may be reading any snapshot that was
+    current less than `retention_seconds` ago; the files those snapshots name are kept, every
+    other data file older than `retention_seconds` (superseded files, orphans of crashed runs)
+    is deleted. Snapshot manifests are kept longer, for the change feed: the latest
+    `history_snapshots` of them. The caller holds the write lock."""
+    clock = time.time() if now is None else now
+    report = VacuumReport()
+    versions = list_versions(store)
+    if not versions:
+        return report
+    snapshots = {v: read_snapshot(store, v) for v in versions}
+    needed: set[str] = set()
+    latest = versions[-1]
+    for index, version in enumerate(versions):
+        snap = snapshots[version]
+        if snap is None:
+            continue
+        if version == latest:
+            current_until = clock
+        else:
+            successor = snapshots.get(versions[index + 1])
+            current_until = clock if successor is None else successor.committed_at.timestamp()
+        if version == latest or clock - current_until < retention_seconds:
+            needed.update(snap.file_paths())
+    first = True
+    for info in store.list_files():
+        if info.relpath.startswith("_chrono/") or not info.relpath.endswith(".parquet"):
+            continue
+        if info.relpath in needed:
+            continue
+        if clock - info.mtime < retention_seconds:
+            report.files_kept_for_readers += 1
+            report.bytes_kept_for_readers += info.size
+            continue
+        store.delete(info.relpath)
+        report.files_deleted += 1
+        report.bytes_deleted += info.size
+        if first:
+            first = False
+            crash_point("during_vacuum")
+    for version in versions[: max(0, len(versions) - history_snapshots)]:
+        store.delete(snapshot_path(version))
+        report.snapshots_deleted += 1
+    for info in store.list_files(SNAPSHOTS_DIR):
+        name = info.relpath.rsplit("/", 1)[-1]
+        if name.startswith(".tmp-") and clock - info.mtime > 60:
+            store.delete(info.relpath)
+    return report
+
+
+def superseded_bytes(store: Store) -> int:
+    """Bytes of data files the current snapshot does not name (kept for readers or orphans)."""
+    snapshot = current_snapshot(store)
+    live = set(snapshot.file_paths()) if snapshot else set()
+    return sum(
+        info.size
+        for info in store.list_files()
+        if info.relpath.endswith(".parquet")
+        and not info.relpath.startswith("_chrono/")
+        and info.relpath not in live
+    )
+
+
+# -- the change feed -----------------------------------------------------------------------------
+
+
+def changes_since(
+    store: Store, column: str, after_version: int | None, upto_version: int | None = None
+) -> tuple[int, list[Any] | None]:
+    """The values of `column` that a model's commits after `after_version` (up to
+    `upto_version`, default the current one) changed, and that last version; None when some
+    of those commits are no longer in the history or did not record `column` (a full
+    refresh changes everything): the caller then recomputes everything."""
+    snapshot = current_snapshot(store)
+    if snapshot is None:
+        return 0, None
+    last = snapshot.version if upto_version is None else min(upto_version, snapshot.version)
+    if after_version is None or after_version > last:
+        return last, None
+    values: list[Any] = []
+    seen: set[str] = set()
+    for version in range(after_version + 1, last + 1):
+        snap = read_snapshot(store, version)
+        if snap is None or column not in snap.changes:
+            return snapshot.version, None
+        for value in snap.changes[column]:
+            marker = repr(value)
+            if marker not in seen:
+                seen.add(marker)
+                values.append(value)
+    return last, values
+
+
+# -- revert --------------------------------------------------------------------------------------
+
+
+def revert(store: Store, to_version: int, reason: str, timeout: float = 60.0) -> Snapshot:
+    """Publish a new snapshot holding what snapshot `to_version` held (files, columns,
+    watermark): readers see that state again, and the next run starts from its watermark,
+    so it reads the reverted changes again. The files must still exist (a snapshot that was
+    current within the retention time). The change feed of the new snapshot records nothing,
+    so downstream models recompute everything once."""
+    lock.acquire(store, f"revert-{to_version}-{uuid.uuid4().hex[:8]}", "revert", timeout)
+    try:
+        current = current_snapshot(store)
+        target = read_snapshot(store, to_version)
+        if current is None or target is None:
+            raise LakeError(f"{store.location} has no snapshot {to_version} to go back to")
+        missing = [f.path for f in target.files if not os.path.exists(store.uri(f.path))]
+        if missing:
+            raise LakeError(
+                f"snapshot {to_version} of {store.location} lost {len(missing)} files to the "
+                "vacuum; it cannot be restored (rebuild the mart instead)"
+            )
+        restored = Snapshot(
+            version=current.version + 1,
+            committed_at=datetime.now(UTC),
+            model=target.model,
+            columns=target.columns,
+            partition_by=target.partition_by,
+            unique_key=target.unique_key,
+            files=target.files,
+            watermark=target.watermark,
+            upstream=dict(target.upstream),
+            changes={},
+            run={"mode": "revert", "reverted_to": to_version, "reason": reason},
+        )
+        if not store.put_new(snapshot_path(restored.version), restored.to_json()):
+            raise LakeError(f"another writer committed {store.location} meanwhile; not reverted")
+        return restored
+    finally:
+        lock.release(store)

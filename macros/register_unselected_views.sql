@@ -96,6 +96,8 @@
         {{ log('registered ' ~ (seeds_loaded | length) ~ ' seeds and ' ~ (created | length)
             ~ ' views this run does not build', info=true) }}
     {%- endif -%}
+    {#- committed now: the models run on other connections, which see committed objects only -#}
+    {%- do adapter.commit() -%}
 {% endmacro %}
 
 {#- The project's ref(): dbt's own everywhere, except inside an operation (an on-run-start hook,

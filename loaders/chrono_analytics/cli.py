@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from typing import Any, NoReturn
 
-from chrono_analytics import source_db
+from chrono_analytics import source_db, sync
 from chrono_analytics.config import Settings, load_settings, project_root, verbose
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.errors import UserFacingError
@@ -265,6 +265,7 @@ def build_parser() -> CliParser:
 
     events_cli.register(commands)
     lake_cli.register(commands)
+    sync.register(commands)
     return parser
 
 

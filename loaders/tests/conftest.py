@@ -9,6 +9,7 @@ of the same database, for changing its rows.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import shutil
 import subprocess
@@ -33,9 +34,12 @@ _db_numbers = itertools.count(1)
 @pytest.fixture(scope="session", autouse=True)
 def dbt_packages_installed() -> None:
     """dbt deps (offline: the local expectations package), once, before any dbt command."""
-    result = subprocess.run(
-        [DBT, "deps", "--quiet"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
-    )
+    # one worker at a time (pytest-xdist): they share the project's dbt_packages folder
+    with open(PROJECT_ROOT / ".dbt-deps.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [DBT, "deps", "--quiet"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from warehouse_helpers import PROJECT_ROOT, Warehouse
+from warehouse_helpers import TARGET, Warehouse
 
 MARTS = (
     "cdx_records",
@@ -37,7 +37,7 @@ def test_docs_generate_and_every_model_and_column_is_described(
     built_warehouse: Warehouse,
 ) -> None:
     built_warehouse.dbt("docs", "generate")
-    target = PROJECT_ROOT / "target"
+    target = TARGET
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
     assert (target / "index.html").is_file()

@@ -18,6 +18,13 @@ from chrono_analytics.config import ADMIN_ROLE
 from chrono_analytics.duckdb_setup import install_postgres_extension
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Under pytest-xdist, each worker runs dbt with a target folder of its own (two dbt processes
+# writing one target/ would race on its manifest and partial-parse files).
+TARGET = PROJECT_ROOT / (
+    f"target-{os.environ['PYTEST_XDIST_WORKER']}"
+    if os.environ.get("PYTEST_XDIST_WORKER")
+    else "target"
+)
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
@@ -49,6 +56,7 @@ class Warehouse:
             CHRONO_DUCKDB_PATH=str(self.duckdb_path),
             CHRONO_LAKE_ROOT=str(self.lake_root),
             DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            DBT_TARGET_PATH=str(TARGET),
         )
         env.pop("CHRONO_PG_PORT", None)
         return env

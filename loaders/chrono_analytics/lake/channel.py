@@ -14,6 +14,7 @@ process's alone until ``commit`` or ``abort``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import traceback
 from collections.abc import Callable, Mapping
@@ -39,7 +40,9 @@ _RUNS: dict[str, _Run] = {}
 
 
 def _settings(request: Mapping[str, Any]) -> ModelSettings:
-    return resolve(request.get("config") or {}, str(request["model"]), str(request["external_root"]))
+    return resolve(
+        request.get("config") or {}, str(request["model"]), str(request["external_root"])
+    )
 
 
 def _run(request: Mapping[str, Any]) -> _Run:
@@ -98,10 +101,14 @@ def op_schema(request: Mapping[str, Any]) -> Any:
 
 def op_plan(request: Mapping[str, Any]) -> Any:
     run = _run(request)
-    partitions = json.loads(request["partitions"]) if isinstance(
-        request["partitions"], str
-    ) else request["partitions"]
-    run.plan = writer.plan(run.settings, run.start.snapshot, run.start.full_refresh, partitions or [])
+    partitions = (
+        json.loads(request["partitions"])
+        if isinstance(request["partitions"], str)
+        else request["partitions"]
+    )
+    run.plan = writer.plan(
+        run.settings, run.start.snapshot, run.start.full_refresh, partitions or []
+    )
     return run.plan.to_json()
 
 
@@ -110,7 +117,11 @@ def op_written(request: Mapping[str, Any]) -> Any:
     if run.plan is None:
         raise LakeError("a file was written before the run was planned")
     write = writer.written(
-        run.settings, run.plan, str(request["relpath"]), int(request["rows"]), bool(request.get("first"))
+        run.settings,
+        run.plan,
+        str(request["relpath"]),
+        int(request["rows"]),
+        bool(request.get("first")),
     )
     run.writes.append(write)
     return None
@@ -220,7 +231,5 @@ def _abort_after_failure(request: Mapping[str, Any]) -> None:
     """A failed step of a run releases its lock (its written files are orphans)."""
     if request.get("op") not in _RUN_OPERATIONS:
         return
-    try:
+    with contextlib.suppress(Exception):  # the original error is what the user needs
         op_abort(request)
-    except Exception:  # noqa: BLE001 - the original error is what the user needs
-        pass

@@ -125,7 +125,9 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     for mart in lake.marts():
         store = open_store(lake.location(mart))
         try:
-            lock.acquire(store, f"vacuum-{os.getpid()}-{time.time()}", "chrono-analytics lake vacuum", 0)
+            lock.acquire(
+                store, f"vacuum-{os.getpid()}-{time.time()}", "chrono-analytics lake vacuum", 0
+            )
         except LakeError:
             print(f"{mart}: skipped, being written by {lock.holder(store)}")
             busy += 1
@@ -149,7 +151,9 @@ def register(commands: Any) -> None:
         help="the Parquet lake: status, files, queries, vacuum",
         description="Read the lake's committed snapshots (no lock, no dbt), or vacuum it.",
     )
-    lake.add_argument("--root", metavar="DIR", help="lake root (default: CHRONO_LAKE_ROOT or ./lake)")
+    lake.add_argument(
+        "--root", metavar="DIR", help="lake root (default: CHRONO_LAKE_ROOT or ./lake)"
+    )
     sub = lake.add_subparsers(dest="lake_command")
     show = sub.add_parser("status", help="each mart's snapshot, size, watermark and lag")
     show.add_argument("--json", action="store_true", help="print JSON")

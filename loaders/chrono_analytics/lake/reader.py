@@ -51,7 +51,8 @@ def view_sql(uris: Sequence[str], columns: Sequence[Column]) -> str:
         typed = ", ".join(f"cast(null as {c.type}) as {_quote(c.name)}" for c in columns)
         return f"select {typed or '1 as empty'} where false"
     files = ", ".join(_literal(u) for u in uris)
-    return f"select {names} from read_parquet([{files}], hive_partitioning = false, union_by_name = true)"
+    options = "hive_partitioning = false, union_by_name = true"
+    return f"select {names} from read_parquet([{files}], {options})"
 
 
 class Lake:
@@ -89,7 +90,9 @@ class Lake:
         store = open_store(self.location(mart))
         return [store.uri(f.path) for f in snapshot.files]
 
-    def register(self, conn: duckdb.DuckDBPyConnection, marts: Sequence[str] | None = None) -> dict[str, int]:
+    def register(
+        self, conn: duckdb.DuckDBPyConnection, marts: Sequence[str] | None = None
+    ) -> dict[str, int]:
         """(Re)create a view per mart on `conn` over its current snapshot; the versions used."""
         used = {}
         for mart in marts if marts is not None else self.marts():

@@ -34,8 +34,15 @@ PARTITION_TYPES = (
     "BOOLEAN",
     "VARCHAR",
 )
-_TYPE_ALIASES = {"INT": "INTEGER", "INT4": "INTEGER", "INT8": "BIGINT", "INT2": "SMALLINT",
-                 "TEXT": "VARCHAR", "STRING": "VARCHAR", "BOOL": "BOOLEAN"}
+_TYPE_ALIASES = {
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "INT8": "BIGINT",
+    "INT2": "SMALLINT",
+    "TEXT": "VARCHAR",
+    "STRING": "VARCHAR",
+    "BOOL": "BOOLEAN",
+}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

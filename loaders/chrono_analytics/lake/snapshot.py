@@ -39,7 +39,12 @@ class DataFile:
     bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "partition": self.partition, "rows": self.rows, "bytes": self.bytes}
+        return {
+            "path": self.path,
+            "partition": self.partition,
+            "rows": self.rows,
+            "bytes": self.bytes,
+        }
 
 
 @dataclass(frozen=True)

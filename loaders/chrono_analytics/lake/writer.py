@@ -103,9 +103,7 @@ def begin(settings: ModelSettings, invocation_id: str, full_refresh: bool) -> Be
     """Take the write lock and read the current snapshot. A lake written with another
     partition_by can only be replaced (--full-refresh)."""
     store = open_store(settings.location)
-    lock.acquire(
-        store, invocation_id, f"dbt {settings.model}", settings.lock_timeout_seconds
-    )
+    lock.acquire(store, invocation_id, f"dbt {settings.model}", settings.lock_timeout_seconds)
     crash_point("after_begin")
     snapshot = current_snapshot(store)
     if snapshot is not None and snapshot.partition_by != settings.partition_by and not full_refresh:
@@ -129,9 +127,7 @@ def _describe(columns: Iterable[Column]) -> str:
 # -- checks of what SQL computed ------------------------------------------------------------------
 
 
-def check_delta(
-    settings: ModelSettings, columns: Sequence[str], rows: int, null_keys: int
-) -> None:
+def check_delta(settings: ModelSettings, columns: Sequence[str], rows: int, null_keys: int) -> None:
     """The delta has every configured column and no NULL key."""
     required = {
         "partition_by": settings.partition_names,
@@ -180,8 +176,11 @@ def decide_schema(
     now = {c.name: c for c in new}
     added = tuple(c for c in new if c.name not in old)
     removed = tuple(c for c in stored if c.name not in now)
-    retyped = [f"{c.name} {c.type} -> {now[c.name].type}" for c in stored if c.name in now
-               and now[c.name].type != c.type]
+    retyped = [
+        f"{c.name} {c.type} -> {now[c.name].type}"
+        for c in stored
+        if c.name in now and now[c.name].type != c.type
+    ]
     if retyped or ((added or removed) and settings.on_schema_change == "fail"):
         raise LakeError(
             f"incremental_parquet {settings.model}: the model's columns differ from the lake's "
@@ -260,9 +259,11 @@ def plan(
     partitions keep their files byte for byte."""
     version = 1 if snapshot is None else snapshot.version + 1
     store = open_store(settings.location)
-    current = {} if snapshot is None else {
-        _key(snapshot.partition_by, f.partition): f for f in snapshot.files
-    }
+    current = (
+        {}
+        if snapshot is None
+        else {_key(snapshot.partition_by, f.partition): f for f in snapshot.files}
+    )
     slots: list[Slot] = []
     seen: set[str] = set()
     token = uuid.uuid4().hex[:12]
@@ -291,7 +292,9 @@ def plan(
     return Plan(version, tuple(slots), tuple(retired))
 
 
-def written(settings: ModelSettings, the_plan: Plan, relpath: str, rows: int, first: bool) -> FileWrite:
+def written(
+    settings: ModelSettings, the_plan: Plan, relpath: str, rows: int, first: bool
+) -> FileWrite:
     """A data file DuckDB finished writing: flush it to disk."""
     slot = the_plan.slot(relpath)
     open_store(settings.location).make_durable(relpath)

@@ -1,0 +1,240 @@
+"""`chrono-analytics sync` against a real source: changes reach the lake within two cycles, one
+instance per lake, the source down and back, an analyst's dbt build in between, SIGTERM.
+
+One sync process runs through the scenario (a cycle takes a few seconds here); every check
+reads the lake through its read entry point, never dbt's DuckDB file.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+
+from chrono_analytics.lake.reader import Lake
+from warehouse_helpers import PROJECT_ROOT, Warehouse, admin_dsn
+
+CLI = str(Path(sys.executable).parent / "chrono-analytics")
+
+
+class Sync:
+    """A `chrono-analytics sync` process on one warehouse, and what it logged."""
+
+    def __init__(self, warehouse: Warehouse, home: Path, *args: str) -> None:
+        self.warehouse = warehouse
+        home.mkdir(parents=True, exist_ok=True)
+        self.log = home / "sync.log"
+        self.env = {**warehouse.env(), "CHRONO_HOME": str(home)}
+        self.env.pop("CHRONO_DUCKDB_PATH")  # the sync uses a DuckDB file of its own
+        self.handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [CLI, "sync", *args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+        )
+
+    def lines(self) -> list[dict[str, Any]]:
+        found = []
+        for line in self.log.read_text().splitlines():
+            if line.startswith("{"):
+                found.append(json.loads(line))
+        return found
+
+    def cycles(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if "cycle" in line]
+
+    def wait_for_cycles(self, count: int, timeout: float = 180) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cycles = self.cycles()
+            if len(cycles) >= count:
+                return cycles
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            time.sleep(0.3)
+        raise AssertionError(f"no {count} cycles in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=180)
+        self.handle.close()
+        return code
+
+
+def page_status(lake: Lake, page_id: int) -> str | None:
+    rows = lake.query(
+        "select page_status from content_analytics where scrape_page_id = ?", [page_id]
+    )
+    return rows[0][0] if rows else None
+
+
+def admin(dsn: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    conn = psycopg2.connect(admin_dsn(dsn))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params or None)
+            return list(cur.fetchall()) if cur.description else []
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def built(make_source_db: Callable[..., str], tmp_path: Path) -> Warehouse:
+    dsn = make_source_db(pages=1_500, seed=51)
+    warehouse = Warehouse(dsn, tmp_path / "analyst.duckdb", tmp_path / "lake")
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--select", "+marts")
+    return warehouse
+
+
+def test_the_sync_loop_keeps_the_marts_current(built: Warehouse, tmp_path: Path) -> None:
+    dsn = built.dsn
+    lake = Lake(built.lake_root)
+    sync = Sync(built, tmp_path / "home", "--interval", "1")
+    try:
+        sync.wait_for_cycles(1)
+        # a second instance names the first and exits with status 2
+        second = subprocess.run(
+            [CLI, "sync", "--once"],
+            cwd=PROJECT_ROOT,
+            env=sync.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"another sync keeps {built.lake_root} current (pid {sync.process.pid}" in (
+            second.stderr
+        )
+
+        # an insert, an update, a delete and a domain rename: in the lake within two cycles
+        (newest,) = admin(dsn, "select max(id) from scrape_pages")[0]
+        updated, deleted = admin(dsn, "select id from scrape_pages order by id limit 2")
+        updated_id, deleted_id = updated[0], deleted[0]
+        (domain_id,) = admin(
+            dsn, "select domain_id from scrape_pages where id = %s", (updated_id,)
+        )[0]
+        admin(
+            dsn,
+            "insert into scrape_pages (id, domain_id, original_url, status, created_at, "
+            "updated_at) values (%s, %s, 'https://new.example.org/', 'pending', now(), now())",
+            (newest + 1, domain_id),
+        )
+        admin(
+            dsn,
+            "update scrape_pages set status = 'failed', updated_at = now() where id = %s",
+            (updated_id,),
+        )
+        admin(dsn, "delete from scrape_pages where id = %s", (deleted_id,))
+        admin(
+            dsn,
+            "update domains set domain_name = 'renamed.example.org', updated_at = now() "
+            "where id = %s",
+            (domain_id,),
+        )
+        seen = len(sync.cycles())
+        sync.wait_for_cycles(seen + 2)
+        assert page_status(lake, newest + 1) == "pending"
+        assert page_status(lake, updated_id) == "failed"
+        assert page_status(lake, deleted_id) is None
+        names = lake.query(
+            "select distinct domain_name from project_analytics where domain_id = ? "
+            "and aggregation_level = 'domain'",
+            [domain_id],
+        )
+        assert names == [("renamed.example.org",)]
+
+        # the source down: one line per attempt, the lake untouched; back: it resumes
+        versions = {m: lake.snapshot(m).version for m in lake.marts()}  # type: ignore[union-attr]
+        database = dsn.split("dbname=")[1].split()[0]
+        server = dsn.replace(f"dbname={database}", "dbname=postgres")
+        admin(server, f"alter database {database} allow_connections false")
+        admin(
+            server,
+            f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{database}'",
+        )
+        failing = len(sync.cycles())
+        try:
+            cycles = sync.wait_for_cycles(failing + 2, timeout=120)
+        finally:
+            admin(
+                dsn.replace(f"dbname={database}", "dbname=postgres"),
+                f"alter database {database} allow_connections true",
+            )
+        down = [c for c in cycles[failing:] if not c["ok"]]
+        # the probe before a cycle says it; a cycle already running when the source went
+        # says it through dbt (the plugin's attach error)
+        assert any("does not answer" in c["error"] for c in down), down
+        assert all("not currently accepting connections" in c["error"] for c in down), down
+        assert all(" password" not in c["error"] for c in down)
+        assert {m: lake.snapshot(m).version for m in lake.marts()} == versions  # type: ignore[union-attr]
+        admin(
+            dsn,
+            "update scrape_pages set status = 'completed', updated_at = now() where id = %s",
+            (updated_id,),
+        )
+        deadline = time.monotonic() + 120
+        while page_status(lake, updated_id) != "completed":
+            assert time.monotonic() < deadline, sync.log.read_text()[-3000:]
+            time.sleep(0.5)
+
+        # an analyst's dbt build meanwhile, on the project's own DuckDB file: both go on
+        analyst = built.dbt("build", "--select", "marts", check=False)
+        assert analyst.returncode == 0, analyst.stdout[-3000:]
+        after = len(sync.cycles())
+        cycles = sync.wait_for_cycles(after + 1)
+        assert cycles[-1]["ok"], cycles[-1]
+
+        status = subprocess.run(
+            [CLI, "sync", "status", "--json"],
+            cwd=PROJECT_ROOT,
+            env=sync.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        shown = json.loads(status.stdout)
+        assert shown["running"] is True and shown["marts"]["cdx_records"]["lag_seconds"] < 600
+        # SIGTERM in the middle of a cycle (cycles follow each other at this interval)
+        sync.wait_for_cycles(len(sync.cycles()) + 1)
+        time.sleep(1.0)
+    finally:
+        code = sync.stop()
+    assert code == 0, sync.log.read_text()[-2000:]
+    # the current cycle finished (or was abandoned) and the process exited 0, releasing the lake
+    assert any(line.get("signal") == "SIGTERM" for line in sync.lines())
+    # a rerun converges to what a build from nothing holds; the sync's own cycles are events
+    # that the events mart and system_performance_hourly count
+    once = subprocess.run(
+        [CLI, "sync", "--once"],
+        cwd=PROJECT_ROOT,
+        env=sync.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert once.returncode == 0, once.stdout[-2000:] + once.stderr[-2000:]
+    scratch = Warehouse(dsn, tmp_path / "scratch.duckdb", tmp_path / "scratch_lake")
+    scratch.dbt("seed")
+    scratch.dbt("run", "--select", "+cdx_records", "+content_analytics")
+    for mart, key in (("cdx_records", "record_id"), ("content_analytics", "content_id")):
+        with lake.connect() as ours, Lake(scratch.lake_root).connect() as theirs:
+            assert ours.execute(f"select * from {mart} order by {key}").fetchall() == (
+                theirs.execute(f"select * from {mart} order by {key}").fetchall()
+            ), mart
+    components = lake.query("select distinct source_component from system_performance_hourly")
+    assert ("analytics_sync",) in components

@@ -16,7 +16,7 @@ test: setup  ## every test: ruff, mypy, sqlfluff, pytest (which also runs the db
 	$(BIN)/ruff format --check loaders bench
 	$(BIN)/mypy
 	$(BIN)/sqlfluff lint models macros tests packages
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 setup: $(STAMP)
 

@@ -80,6 +80,16 @@
         ~ ' on source_days.day is not distinct from mart_days.day where source_days.pages is distinct from mart_days.pages'
     ).columns[0].values() | list -%}
     {%- set ids = 'select id from postgres_query(' ~ chrono_pg_literal(changed_pages) ~ ')' -%}
+    {%- set backfill = backfill_range() -%}
+    {%- if backfill is not none -%}
+        {#- chrono-analytics backfill: every page created in the range, and every page the mart
+            holds for it (those the source lost are deleted) -#}
+        {%- set in_range = "created_at >= timestamptz '" ~ backfill['from'] ~ " 00:00:00+00' and created_at < timestamptz '"
+            ~ backfill['to'] ~ " 00:00:00+00' + interval '24 hours'" -%}
+        {%- set ids = ids ~ ' union select id from postgres_query(' ~ chrono_pg_literal('select id from scrape_pages where ' ~ in_range)
+            ~ ') union select scrape_page_id from ' ~ run.stored ~ " where processing_date between date '" ~ backfill['from']
+            ~ "' and date '" ~ backfill['to'] ~ "'" -%}
+    {%- endif -%}
     {%- if differing_days -%}
         {%- set ranges, mart_days = [], [] -%}
         {%- for day in differing_days -%}
@@ -171,6 +181,11 @@
         {%- do days.extend(changed) -%}
     {%- endfor -%}
     {%- set query = values_query(days | unique | list, 'date') -%}
+    {%- set backfill = backfill_range() -%}
+    {%- if backfill is not none -%}
+        {%- set query = query ~ " union select cast(range as date) from range(date '" ~ backfill['from']
+            ~ "', date '" ~ backfill['to'] ~ "' + interval 1 day, interval 1 day)" -%}
+    {%- endif -%}
     {%- if include_domain_changes -%}
         {%- if run.since is none -%}
             {{ return(none) }}
@@ -195,8 +210,34 @@
     {%- if run.since is none -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set backfill = backfill_range() -%}
+    {%- set in_range = " or event_date between date '" ~ backfill['from'] ~ "' and date '" ~ backfill['to'] ~ "'"
+        if backfill is not none else '' -%}
     {{ return("select event_id from " ~ ref('stg_events') ~ " where created_at >= timestamptz '" ~ run.since
-        ~ "' or created_at is null or not isfinite(created_at)") }}
+        ~ "' or created_at is null or not isfinite(created_at)" ~ in_range) }}
+{% endmacro %}
+
+{#- The date range of `chrono-analytics backfill` (--vars '{backfill: {from: YYYY-MM-DD, to:
+    YYYY-MM-DD}}'): {'from', 'to'} as ISO dates, or none. The recompute macros rebuild every
+    row of the range besides the changes they find: a repair of the source whose rows kept
+    their updated_at reaches the marts. -#}
+{% macro backfill_range() %}
+    {%- set raw = var('backfill', none) -%}
+    {%- if raw is none or raw == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = {} -%}
+    {%- for key in ['from', 'to'] -%}
+        {%- set value = (raw.get(key) if raw is mapping else none) | string -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+            {{ exceptions.raise_compiler_error("var backfill needs {from: YYYY-MM-DD, to: YYYY-MM-DD}, got " ~ raw) }}
+        {%- endif -%}
+        {%- do found.update({key: value}) -%}
+    {%- endfor -%}
+    {%- if found['from'] > found['to'] -%}
+        {{ exceptions.raise_compiler_error('var backfill: from ' ~ found['from'] ~ ' is after to ' ~ found['to']) }}
+    {%- endif -%}
+    {{ return(found) }}
 {% endmacro %}
 
 {#- The event days a reporting model over the events mart recomputes: the days its change

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from typing import Any, NoReturn
 
-from chrono_analytics import source_db, sync
+from chrono_analytics import backfill, source_db, sync
 from chrono_analytics.config import Settings, load_settings, project_root, verbose
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.errors import UserFacingError
@@ -46,10 +46,13 @@ def _suggestion(wrong: str, choices: Iterable[str]) -> str | None:
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """Appends ``(default: ...)`` to an option's help unless the help already says it."""
+    """Appends ``(default: ...)`` to an option's help unless the help already says it, and
+    ``(required)`` to a required option's."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
+        if action.option_strings and action.required:
+            return f"{text} (required)"
         if (
             not action.option_strings
             or "default" in text
@@ -266,6 +269,7 @@ def build_parser() -> CliParser:
     events_cli.register(commands)
     lake_cli.register(commands)
     sync.register(commands)
+    backfill.register(commands)
     return parser
 
 

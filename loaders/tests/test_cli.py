@@ -208,12 +208,12 @@ USAGE_ERRORS = [
     ),
     (
         ["frobnicate"],
-        "error: unknown command 'frobnicate'; choose from setup, db, demo, events, lake "
-        "(see chrono-analytics --help)",
+        "error: unknown command 'frobnicate'; choose from setup, db, demo, events, lake, sync, "
+        "backfill (see chrono-analytics --help)",
     ),
     (
         [],
-        "error: missing command; choose one of setup, db, demo, events, lake "
+        "error: missing command; choose one of setup, db, demo, events, lake, sync, backfill "
         "(see chrono-analytics --help)",
     ),
     (
@@ -306,6 +306,9 @@ def test_every_command_and_option_has_help_and_a_default() -> None:
         "chrono-analytics lake files",
         "chrono-analytics lake query",
         "chrono-analytics lake vacuum",
+        "chrono-analytics sync",
+        "chrono-analytics sync status",
+        "chrono-analytics backfill",
     ]
     options = 0
     for parser in parsers:
@@ -321,7 +324,11 @@ def test_every_command_and_option_has_help_and_a_default() -> None:
             if action.option_strings:
                 options += 1
                 shown = formatter._get_help_string(action) or ""
-                assert "(default" in shown, (parser.prog, action.option_strings, shown)
+                assert "(default" in shown or "(required)" in shown, (
+                    parser.prog,
+                    action.option_strings,
+                    shown,
+                )
     assert options >= 13  # every option counted above has its help and default
 
 

@@ -238,3 +238,27 @@ def test_the_sync_loop_keeps_the_marts_current(built: Warehouse, tmp_path: Path)
             ), mart
     components = lake.query("select distinct source_component from system_performance_hourly")
     assert ("analytics_sync",) in components
+
+    # a repair of the source that keeps updated_at: no incremental run reads it again, a
+    # backfill of its days does (and nothing else is written)
+    (repaired,) = admin(
+        dsn, "select id from scrape_pages where status <> 'skipped' order by id desc limit 1"
+    )[0]
+    (day,) = admin(
+        dsn,
+        "select (created_at at time zone 'UTC')::date from scrape_pages where id = %s",
+        (repaired,),
+    )[0]
+    admin(dsn, "update scrape_pages set status = 'skipped' where id = %s", (repaired,))
+    backfill = subprocess.run(
+        [CLI, "backfill", "--from", str(day), "--to", str(day), "--no-progress"],
+        cwd=PROJECT_ROOT,
+        env={**sync.env, "CHRONO_DUCKDB_PATH": str(built.duckdb_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-2000:]
+    assert page_status(lake, repaired) == "skipped"
+    assert lake.snapshot("cdx_records").run["changed_rows"] == 1  # type: ignore[union-attr]

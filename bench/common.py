@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,16 @@ from chrono_analytics.pgserver import EmbeddedServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).parent / "dbt")
-BENCH_PORT = 55491
+
+
+def bench_port(workdir: Path) -> int:
+    """The port of the bench server under workdir: 55491 for the default workdir, another
+    (stable) port for any other, so two benches in different workdirs never share a server."""
+    if workdir.resolve() == Path("/tmp/chrono-bench"):
+        return 55491
+    return 55500 + zlib.crc32(str(workdir.resolve()).encode()) % 400
+
+
 TEMPLATE_DATABASE = "chrono_bench_template"
 BENCH_DATABASE = "chrono_bench"
 
@@ -36,16 +46,17 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
     The pages are generated once into a template database (again only when the shape
     differs); every call then recreates the bench database from the template, so a run
     starts from the same data whatever earlier runs (touch_pages) changed."""
-    server = EmbeddedServer(workdir / "pgdata", BENCH_PORT)
+    port = bench_port(workdir)
+    server = EmbeddedServer(workdir / "pgdata", port)
     server.up()
     server.ensure_database(TEMPLATE_DATABASE)
-    template_dsn = embedded_admin_dsn(BENCH_PORT, TEMPLATE_DATABASE)
+    template_dsn = embedded_admin_dsn(port, TEMPLATE_DATABASE)
     reader_role.setup_embedded_reader(template_dsn, READER_ROLE, TEMPLATE_DATABASE)
     shape = source_db.SyntheticShape(pages=pages, seed=seed)
     seconds = 0.0
     if source_db.seeded_shape(template_dsn) != shape:
         seconds = source_db.seed(template_dsn, shape)
-    admin = psycopg2.connect(embedded_admin_dsn(BENCH_PORT, "postgres"))
+    admin = psycopg2.connect(embedded_admin_dsn(port, "postgres"))
     try:
         admin.autocommit = True
         with admin.cursor() as cur:
@@ -56,9 +67,9 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
     finally:
         admin.close()
     # a copied database keeps the template's table grants, not its database-level ones
-    bench_admin_dsn = embedded_admin_dsn(BENCH_PORT, BENCH_DATABASE)
+    bench_admin_dsn = embedded_admin_dsn(port, BENCH_DATABASE)
     reader_role.setup_embedded_reader(bench_admin_dsn, READER_ROLE, BENCH_DATABASE)
-    return BenchSource(server, embedded_dsn(BENCH_PORT, BENCH_DATABASE), bench_admin_dsn), seconds
+    return BenchSource(server, embedded_dsn(port, BENCH_DATABASE), bench_admin_dsn), seconds
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,15 @@ class SyncLoop:
                     "watermark": snapshot.watermark if snapshot else None,
                 }
         if not ok:
-            result.error = "dbt run failed: " + "; ".join(failures[:3])
+            # a source lost during the run fails it with whatever dbt met first (a terminated
+            # connection, a refused attach): say what the operator needs, the source is down
+            problem = self.source_problem()
+            detail = "; ".join(failures[:3])
+            result.error = (
+                f"{problem}; the cycle stopped (dbt: {detail[:300]})"
+                if problem is not None
+                else f"dbt run failed: {detail}"
+            )
         elif self.config.gate:
             gate_ok, gate_failures = self._invoke("test", "--select", self.config.gate)
             if not gate_ok:

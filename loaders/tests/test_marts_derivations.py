@@ -67,7 +67,8 @@ def reference_url_parts(url: str) -> dict[str, Any]:
 
 
 class PublicSuffixList:
-    """The Public Suffix List algorithm as publicsuffix.org states it, over the seed's rules.
+    """The Public Suffix List algorithm as publicsuffix.org states it, over the seed's rules
+    (public_suffix_rules).
 
     A rule is a list of labels, '*' matching any one label. The prevailing rule is a matching
     exception rule if there is one, else the matching rule with the most labels, else '*'.
@@ -113,7 +114,7 @@ class PublicSuffixList:
 
 
 def reference_domain_category(public_suffix: str | None) -> str:
-    """SOURCE.md's rule on the public suffix: gov, mil, gov.<cc> government; edu, edu.<cc>,
+    """The application's rule on the public suffix: gov, mil, gov.<cc> government; edu, edu.<cc>,
     ac.<cc> educational; org, org.<cc> nonprofit; anything else commercial."""
     if public_suffix is None:
         return "commercial"

@@ -162,7 +162,7 @@ def page_text(page: str) -> str:
 GRAINS = {
     "cdx_records": "archived page:",
     "content_analytics": "archived page:",
-    "project_analytics": "project, domain or scrape session (column aggregation_level) and day",
+    "project_analytics": "project, domain or scrape session (column",
     "events": "application event:",
     "content_quality_daily": "processing day and quality bucket:",
     "domain_archive_monthly": "domain, domain category and month of capture:",
@@ -191,7 +191,7 @@ def links_under(page: str, heading: str) -> list[str]:
     body = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
     start = body.index(f"<h6>{heading}</h6>")
     section = body[start : body.index("</section>", start)]
-    return re.findall(r'href="#!/model/model\.chrono_analytics\.(\w+)[?"]', section)
+    return re.findall(r' href="#!/model/model\.chrono_analytics\.(\w+)[?"]', section)
 
 
 def test_the_docs_site_shows_the_lineage_of_a_mart(docs_site: DocsSite) -> None:

@@ -1,4 +1,4 @@
-"""Events per second through the event library, through the CLI, and the seed's way.
+"""Events per second through the event library, through the CLI, and the original application's way.
 
     python bench/bench_events.py [--events 1000000] [--workdir /tmp/chrono-bench-events]
 
@@ -8,10 +8,11 @@ written four ways, each into its own folder:
 1. the library with its defaults (buffer 5,000 events, 5 s timer, crash spool on);
 2. the library without the spool;
 3. the CLI (``chrono-analytics events ingest``) reading the same events as JSON Lines;
-4. the seed's way: a pandas DataFrame and ``to_parquet`` per flush of 1,000 events, one
-   file per hour group named ``events_<YYYYmmdd_HHMMSS>.parquet`` (skipped when pandas is
-   not importable). No validation, as in the seed; partitioned by the events' own
-   timestamps (the seed used the wall clock) so that the layouts are comparable.
+4. the original application's way: a pandas DataFrame and ``to_parquet`` per flush of
+   1,000 events, one file per hour group named ``events_<YYYYmmdd_HHMMSS>.parquet``
+   (skipped when pandas is not importable). No validation, as in the original;
+   partitioned by the events' own timestamps (the original used the wall clock) so that
+   the layouts are comparable.
 
 Each row reports the wall time, events/second, files and bytes written and what DuckDB
 reads back (rows, distinct event ids). Then the library and CLI lakes are compacted.
@@ -167,7 +168,7 @@ def run_cli(jsonl: Path, root: Path) -> float:
 
 
 def run_seed_way(events: list[Event], root: Path) -> float | None:
-    """The seed's EventStreamingPipeline.flush_events, synchronously."""
+    """The original application's EventStreamingPipeline.flush_events, synchronously."""
     try:
         import pandas as pd
     except ImportError:

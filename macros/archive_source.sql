@@ -1,7 +1,7 @@
 {#- Which archive a page was fetched from. The seed archive_hosts lists the hosts of the
     Wayback Machine and of Common Crawl; the content URL's host is looked up there. -#}
 
-{#- 'wayback' or 'commoncrawl' from the content URL's host (host_source: the seed's match);
+{#- 'wayback' or 'commoncrawl' from the content URL's host (host_source: the match in the seed archive_hosts);
     when the content URL is missing or on another host, the project's archive_source if it
     names one archive; NULL for a 'hybrid' project (it fetches from both: the page's archive
     is unknown, and is not guessed). -#}

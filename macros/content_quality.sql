@@ -14,8 +14,7 @@
 {%- endmacro %}
 
 {#- Meaningful content: more than min_chars characters of extracted text that is not blank.
-    Never NULL: a page without text (NULL) or with blank text has none (the seed gave NULL or
-    true: defect 12). -#}
+    Never NULL: a page without text (NULL) or with blank text has none. -#}
 {% macro has_meaningful_content(text_length, word_count, min_chars=100) -%}
     coalesce({{ text_length }} > {{ min_chars }} and {{ word_count }} > 0, false)
 {%- endmacro %}

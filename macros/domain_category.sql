@@ -1,5 +1,5 @@
-{#- Domain category from the host's public suffix (never from the rest of the URL: the seed's
-    LIKE '%.gov%' on the whole URL is defect 7). The seed domain_category_suffixes maps
+{#- Domain category from the host's public suffix (never from the rest of the URL: shop.com/x.gov.html is commercial). The seed
+    domain_category_suffixes maps
     patterns to categories: 'gov', 'mil', 'gov.<cc>' government; 'edu', 'edu.<cc>', 'ac.<cc>'
     educational; 'org', 'org.<cc>' nonprofit; any other suffix is commercial. -#}
 
@@ -17,7 +17,7 @@
     end
 {%- endmacro %}
 
-{#- The category: the seed's match, else 'commercial' for any host; NULL when the URL has no
+{#- The category: the seed domain_category_suffixes' match, else 'commercial' for any host; NULL when the URL has no
     host. -#}
 {% macro domain_category(matched_category, host) -%}
     case when {{ host }} is not null then coalesce({{ matched_category }}, 'commercial') end

@@ -7,8 +7,7 @@
 
 {#- Recoverable: the page has an error and retries are left (retry_count < max_retries; an
     unset max_retries is the application's default, 3). Never NULL: false when there is no
-    error (the seed's retry_count < max_retries was true for pages without error: defect
-    12). -#}
+    error. -#}
 {% macro is_recoverable_error(has_error, retry_count, max_retries) -%}
     coalesce({{ has_error }} and coalesce({{ retry_count }}, 0) < coalesce({{ max_retries }}, 3), false)
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {#- What a page's pipeline status means for analytics is a lookup in the seed page_statuses
     (extraction_status, filter_decision, status_filter_reason), joined on the lower-case
-    status (the seed compared with upper-case values: defect 2). -#}
+    status. -#}
 
 {#- The filter reason: the page's own when the application set one, else the one its status
     implies (filtered_list_page -> 'list_page', filtered_already_processed -> 'duplicate',

@@ -5,7 +5,7 @@
     2. e-mail addresses become '<email>' (unless the var keep_personal_data is true);
     3. the values of credential query parameters become '<redacted>' (always).
     Credentials are never kept: the var only keeps the personal data (e-mail addresses) that
-    an analyst may need, as SOURCE.md allows when an analyst switches it on. -#}
+    an analyst may need, when an analyst switches it on. -#}
 
 {#- Personal data and credentials of a text column masked; is_url: the column holds one URL
     (its own user info is removed too, also for a URL without scheme), else free text that

@@ -6,8 +6,7 @@
       match wins; with no match the last label is the suffix (the list's implicit '*').
     The model joins the seed (one row per suffix string, with flags is_rule,
     is_wildcard_parent, is_exception) once per candidate length (1 .. 4, see
-    public_suffix_lookup_depth()), and public_suffix_label_count() picks the winner. The
-    seed defect 6 took the first label of any dotted host as its subdomain. -#}
+    public_suffix_lookup_depth()), and public_suffix_label_count() picks the winner. -#}
 
 {#- How many candidate suffixes are looked up: 4, written out in public_suffix_label_count and
     in the joins of int_scrape_pages_enriched. The ICANN section's longest rule has 4 labels

@@ -6,7 +6,9 @@
       cheap. Its SQL is the model's own, rendered here with dbt's Jinja: source() and macros
       render as in a normal run, and ref() resolves through the graph (the project's ref()
       override below), since dbt's own ref() refuses, inside a hook, a model the hook does not
-      depend on.
+      depend on. A view that reads a source the plugin could not attach (the source
+      PostgreSQL is down) is left as it is: nothing this run builds reads it, or
+      require_source() would have stopped the run.
     Models materialized as Parquet register their views through
     register_incremental_parquet_views(). -#}
 {% macro register_unselected_views() %}
@@ -50,12 +52,15 @@
         {%- endif -%}
     {%- endfor -%}
 
+    {%- set missing_sources = unattached_source_databases() -%}
+    {%- set unreadable = source_readers(missing_sources) if missing_sources else [] -%}
     {%- set pending = [] -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model'
             and node.config.materialized == 'view'
             and node.package_name == project_name
-            and node.unique_id not in selected_resources -%}
+            and node.unique_id not in selected_resources
+            and node.unique_id not in unreadable -%}
             {%- do pending.append(node) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -6,7 +6,6 @@
         host         = url_host(authority)
         path         = url_path(after_scheme, authority)
         query        = url_query(after_scheme, authority)
-    The seed's versions of these are defects 4, 5 and 6 of SOURCE.md.
 
     Where the authority starts (url_scheme, url_after_scheme): after 'scheme:' and two '/' or
     '\' ('https://', 'https:\\'); for the special schemes http, https, ftp, ws and wss after any

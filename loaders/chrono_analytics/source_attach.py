@@ -119,7 +119,7 @@ def attach_source(
         conn.execute(f"attach '{_escape(source.dsn)}' as {alias} (type postgres, read_only)")
     except duckdb.Error as exc:
         reason = source.redact(failure_reason(str(exc)))
-        raise SourceAttachError(
+        raise SourceUnreachable(
             f"cannot read the source PostgreSQL at {source.server} ({reason}): {advice}"
         ) from None
     try:
@@ -158,15 +158,40 @@ def _powers(names: list[str], row: tuple[Any, ...] | None) -> list[str]:
     return powers
 
 
+class SourceUnreachable(SourceAttachError):
+    """The ATTACH itself failed: the server is down, refuses the login or has no such
+    database (as opposed to a role that could write, which is always refused)."""
+
+
+# dbt commands that may go on without the source: the selection decides whether it is needed
+# (the on-run-start hook require_source() stops a run whose selection reads it, with this
+# module's one line), or nothing they do reads it (compile renders SQL, docs generate reads
+# the DuckDB file's catalog). Every other command (show, run-operation, debug, ...) may run
+# any SQL and fails at once, with the same line.
+COMMANDS_WITHOUT_SOURCE = frozenset(
+    {"run", "build", "test", "seed", "snapshot", "freshness", "retry", "compile", "generate"}
+)
+
+
 def attach_configured_source(
-    conn: duckdb.DuckDBPyConnection, plugin_config: dict[str, Any]
-) -> None:
-    """The dbt plugin's part: attach the source under the plugin config's `source_alias`."""
+    conn: duckdb.DuckDBPyConnection, plugin_config: dict[str, Any], command: str | None = None
+) -> str | None:
+    """The dbt plugin's part: attach the source under the plugin config's `source_alias`.
+
+    Returns None when attached (or when no alias is configured). When the server cannot be
+    reached and `command` (dbt's subcommand) is in COMMANDS_WITHOUT_SOURCE, returns the one
+    line saying why, without attaching; otherwise raises it."""
     alias = plugin_config.get("source_alias")
     if not alias:
-        return
+        return None
     try:
         settings = load_settings()
     except UserFacingError as exc:
         raise SourceAttachError(str(exc)) from None
-    attach_source(conn, settings, alias=str(alias))
+    try:
+        attach_source(conn, settings, alias=str(alias))
+    except SourceUnreachable as exc:
+        if command in COMMANDS_WITHOUT_SOURCE:
+            return str(exc)
+        raise
+    return None

@@ -1,6 +1,7 @@
 """The dbt docs site builds, every model, seed and column in it has a description, and a real
-browser (headless Chromium, installed by `make test`) shows each mart's description and every
-one of its columns with its description."""
+browser (headless Chromium, installed by `make test`) shows the project's overview page, each
+mart's description and every one of its columns with its description, and a mart's lineage
+(the models it depends on and those that read it, and the lineage graph)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,7 @@ from typing import Any
 
 import pytest
 
-from warehouse_helpers import TARGET, Warehouse
-
-MARTS = (
-    "cdx_records",
-    "content_analytics",
-    "project_analytics",
-    "events",
-    "content_quality_daily",
-    "domain_archive_monthly",
-    "system_performance_hourly",
-)
+from warehouse_helpers import MARTS, TARGET, Warehouse
 
 
 def test_docs_generate_and_every_model_and_column_is_described(
@@ -159,3 +150,59 @@ def test_the_docs_site_shows_each_mart_and_every_column_with_its_description(
     for name, description in expected.items():
         assert description, f"{mart}.{name} has no description"
         assert shown[name] == description, f"{mart}.{name}: shows {shown[name]!r}"
+
+
+def page_text(page: str) -> str:
+    """The text a reader sees: the page without its scripts (the site's bundle holds every
+    template's text) and tags."""
+    body = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
+    return normalized(re.sub(r"<[^>]+>", " ", body))
+
+
+GRAINS = {
+    "cdx_records": "archived page:",
+    "content_analytics": "archived page:",
+    "project_analytics": "project, domain or scrape session (column",
+    "events": "application event:",
+    "content_quality_daily": "processing day and quality bucket:",
+    "domain_archive_monthly": "domain, domain category and month of capture:",
+    "system_performance_hourly": "UTC hour and source component:",
+}
+
+
+def test_the_docs_site_home_page_is_the_projects_overview(docs_site: DocsSite) -> None:
+    text = page_text(rendered_page(f"{docs_site.url}/#!/overview"))
+    assert "Welcome!" not in text  # dbt's generic home page
+    for heading in ("Chrono Scraper analytics", "The marts", "How fresh it is", "How to query it"):
+        assert heading in text, heading
+    for mart, grain in GRAINS.items():  # the table of the marts: one row per ...
+        assert f"{mart} {grain}" in text, mart
+    assert "chrono-analytics sync status" in text
+    assert "from chrono_analytics.lake.reader import Lake" in text
+    assert "chrono-analytics lake query" in text
+    assert "/api/v1/analytics" in text
+    # the lineage picture, line for line as written
+    assert "intermediate: int_scrape_pages_enriched" in text
+    assert "domain_archive_monthly content_quality_daily system_performance_hourly" in text
+
+
+def links_under(page: str, heading: str) -> list[str]:
+    """The model names listed in the model page's section `heading` ('Depends On', ...)."""
+    body = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
+    start = body.index(f"<h6>{heading}</h6>")
+    section = body[start : body.index("</section>", start)]
+    return re.findall(r' href="#!/model/model\.chrono_analytics\.(\w+)[?"]', section)
+
+
+def test_the_docs_site_shows_the_lineage_of_a_mart(docs_site: DocsSite) -> None:
+    page = rendered_page(f"{docs_site.url}/#!/model/model.chrono_analytics.content_analytics?g_v=1")
+    assert links_under(page, "Depends On") == ["int_scrape_pages_enriched"]
+    assert sorted(links_under(page, "Referenced By")) == [
+        "content_quality_daily",
+        "domain_archive_monthly",
+        "project_analytics",
+    ]
+    # the lineage graph is open full screen and drew its nodes
+    assert re.search(r'class="launcher[^"]* on" data-launcher="fullscreen"', page), "graph closed"
+    node_layer = re.search(r'<canvas[^>]*data-id="layer2-node" width="(\d+)" height="(\d+)"', page)
+    assert node_layer and int(node_layer[1]) > 0 and int(node_layer[2]) > 0, "no graph drawn"

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from chrono_analytics.lake.reader import Lake
-from warehouse_helpers import Warehouse
+from warehouse_helpers import MARTS, Warehouse
 
 # Arrow has no JSON type: DuckDB stores a JSON column as a string Parquet column that DuckDB
 # reads back as JSON; any other reader sees the string.
@@ -36,17 +36,6 @@ def arrow_types_as_duckdb(table: pa.Table) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def lake(built_warehouse: Warehouse) -> Lake:
     return Lake(built_warehouse.lake_root)
-
-
-MARTS = [
-    "cdx_records",
-    "content_analytics",
-    "project_analytics",
-    "events",
-    "content_quality_daily",
-    "domain_archive_monthly",
-    "system_performance_hourly",
-]
 
 
 @pytest.mark.parametrize("mart", MARTS)

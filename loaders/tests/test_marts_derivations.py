@@ -67,7 +67,8 @@ def reference_url_parts(url: str) -> dict[str, Any]:
 
 
 class PublicSuffixList:
-    """The Public Suffix List algorithm as publicsuffix.org states it, over the seed's rules.
+    """The Public Suffix List algorithm as publicsuffix.org states it, over the seed's rules
+    (public_suffix_rules).
 
     A rule is a list of labels, '*' matching any one label. The prevailing rule is a matching
     exception rule if there is one, else the matching rule with the most labels, else '*'.
@@ -113,7 +114,7 @@ class PublicSuffixList:
 
 
 def reference_domain_category(public_suffix: str | None) -> str:
-    """SOURCE.md's rule on the public suffix: gov, mil, gov.<cc> government; edu, edu.<cc>,
+    """The application's rule on the public suffix: gov, mil, gov.<cc> government; edu, edu.<cc>,
     ac.<cc> educational; org, org.<cc> nonprofit; anything else commercial."""
     if public_suffix is None:
         return "commercial"
@@ -362,7 +363,7 @@ def test_public_suffix_split_matches_the_list_algorithm(built_warehouse: Warehou
     assert not mismatches, mismatches[:5]
 
 
-def test_defect_01_archive_fields_match_python_datetime(built_warehouse: Warehouse) -> None:
+def test_archive_fields_match_python_datetime(built_warehouse: Warehouse) -> None:
     with built_warehouse.connect() as conn:
         rows = conn.execute(
             "select p.unix_timestamp, c.archive_timestamp, c.archive_date, c.archive_year,"
@@ -388,7 +389,7 @@ def test_defect_01_archive_fields_match_python_datetime(built_warehouse: Warehou
         assert (epoch, date, year, month, day, hour, weekday) == expected, raw
 
 
-def test_defect_03_durations_are_source_seconds_times_1000(built_warehouse: Warehouse) -> None:
+def test_durations_are_source_seconds_times_1000(built_warehouse: Warehouse) -> None:
     def ms(seconds: float | None) -> int | None:
         return None if seconds is None else math.floor(seconds * 1000 + 0.5)
 
@@ -461,7 +462,7 @@ def rebuilt_marts(
     return snapshots[0], snapshots[1]
 
 
-def test_defect_10_a_rebuild_gives_identical_rows(
+def test_a_rebuild_gives_identical_rows(
     rebuilt_marts: tuple[dict[str, list[tuple[Any, ...]]], dict[str, list[tuple[Any, ...]]]],
 ) -> None:
     first, second = rebuilt_marts
@@ -470,7 +471,7 @@ def test_defect_10_a_rebuild_gives_identical_rows(
         assert rows == second[model], model
 
 
-def test_defect_11_ids_are_the_source_key_in_every_process(
+def test_ids_are_the_source_key_in_every_process(
     rebuilt_marts: tuple[dict[str, list[tuple[Any, ...]]], dict[str, list[tuple[Any, ...]]]],
 ) -> None:
     for snapshot in rebuilt_marts:
@@ -480,7 +481,7 @@ def test_defect_11_ids_are_the_source_key_in_every_process(
         assert all(row[0] == row[1] == row[2] for row in snapshot["content_analytics"])
 
 
-def test_defect_10_mart_sql_reads_no_clock() -> None:
+def test_mart_sql_reads_no_clock() -> None:
     """Nothing in the marts' SQL depends on when or where it runs."""
     files = [
         PROJECT_ROOT / "models" / "intermediate" / "int_scrape_pages_enriched.sql",

@@ -437,7 +437,9 @@ def test_a_source_that_cannot_be_attached_is_one_line_without_the_password(
     else:
         database = "no_such_database"
         dsn = password_source.dsn(dbname=database)
-    run = run_probe(probe_project, tmp_path, "run", "--select", "reads_source", dsn=dsn)
+    # dbt show may run any SQL: it fails at once (the project's run-type commands wait for
+    # their selection: test_analysts_command.py)
+    run = run_probe(probe_project, tmp_path, "show", "--select", "reads_source", dsn=dsn)
     assert run.result.returncode != 0
     assert attach_failure_line(run) == (
         f"cannot read the source PostgreSQL at 127.0.0.1:{port}/{database} as {READER_ROLE} "
@@ -479,7 +481,7 @@ def test_with_the_embedded_source_down_dbt_says_how_to_start_it(
     run = run_probe(
         probe_project,
         tmp_path,
-        "run",
+        "show",
         "--select",
         "reads_source",
         dsn=None,

@@ -26,6 +26,16 @@ TARGET = PROJECT_ROOT / (
     else "target"
 )
 DBT = str(Path(sys.executable).parent / "dbt")
+# Every mart of the project: the public models, stored in the lake.
+MARTS = (
+    "cdx_records",
+    "content_analytics",
+    "project_analytics",
+    "events",
+    "content_quality_daily",
+    "domain_archive_monthly",
+    "system_performance_hourly",
+)
 
 
 def admin_dsn(dsn: str) -> str:

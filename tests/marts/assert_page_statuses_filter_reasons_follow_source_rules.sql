@@ -1,4 +1,4 @@
--- The seed page_statuses implies the filter reasons SOURCE.md defines: filtered_list_page ->
+-- The seed page_statuses implies the filter reasons the application defines: filtered_list_page ->
 -- 'list_page', filtered_already_processed -> 'duplicate', skipped -> 'skipped', every other
 -- filtered_* -> the text after 'filtered_'; statuses that are not filtered imply none, and
 -- every filtered status has extraction status and filter decision 'filtered'. Returns the

@@ -78,7 +78,7 @@ def _listed(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values[:-1]) + f" or '{values[-1]}'"
 
 
-# The contract, in contract order (SOURCE.md, `events`).
+# The contract, in contract order (the application's events table).
 COLUMNS: Final[tuple[Column, ...]] = (
     Column(
         "event_id",

@@ -8,9 +8,9 @@ are in ``schema.py``; the rules, each pinned by a test in
 - **Event types** form a closed set (``EVENT_TYPES``); any other value is rejected, so the
   mart's ``accepted_values`` test can be strict. ``event_subtype`` is free text for finer
   kinds.
-- **Severities** (``SEVERITIES``) are lower-case only (no case folding: the seed's
-  upper-case comparisons were a defect). When absent, the severity is ``error`` for
-  ``error`` events and ``info`` for every other type.
+- **Severities** (``SEVERITIES``) are lower-case only (no case folding: one spelling per
+  value). When absent, the severity is ``error`` for ``error`` events and ``info`` for
+  every other type.
 - **Per-type requirements**: ``pipeline_stage`` needs ``pipeline_stage`` and
   ``pipeline_status``; ``user_interaction`` needs ``user_action``; ``system_metric``
   needs at least one of ``memory_usage_mb``, ``cpu_usage_percent``, ``duration_ms``;
@@ -20,8 +20,8 @@ are in ``schema.py``; the rules, each pinned by a test in
   it with the current time when omitted; a record from a file must carry it) and
   ``source_component`` (a writer may supply a default).
 - **Timestamps** are UTC. A naive ``datetime`` (no ``tzinfo``) and an ISO-8601 string
-  without an offset are **rejected**, never guessed: the seed stamped events with the
-  server's local clock. Aware values in any zone are converted to UTC. Digits beyond
+  without an offset are **rejected**, never guessed: a local clock's time cannot be
+  placed in UTC. Aware values in any zone are converted to UTC. Digits beyond
   microseconds are truncated. Accepted range: 2000-01-01 to 2099-12-31 (UTC), so a bad
   clock cannot create partitions in year 9999.
 - **event_date / event_hour** are derived from ``event_timestamp`` (UTC). A record may

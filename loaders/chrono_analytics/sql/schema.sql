@@ -1,4 +1,4 @@
--- The Chrono Scraper source schema, as ../shared/SOURCE.md describes it: the columns analytics
+-- The Chrono Scraper source schema, as the application defines it: the columns analytics
 -- needs, plus secret columns that must never leave PostgreSQL (filled with fake values so that
 -- the allowlist is tested). Recreated from scratch by `chrono-analytics db seed`.
 drop table if exists scrape_pages, scrape_sessions, domains, projects, users cascade;

@@ -1,7 +1,6 @@
--- For every host with a registrable domain, subdomain + '.' + registered_domain is the host and
--- the registered domain is one label over the public suffix (the seed took the first label of
--- any dotted host as its subdomain: defect 6). Selects only the URL columns, so the view ships
--- no page body. Returns the hosts that break the rule.
+-- For every host with a registrable domain, subdomain + '.' + registered_domain is the host
+-- and the registered domain is one label over the public suffix. Selects only the URL
+-- columns, so the view ships no page body. Returns the hosts that break the rule.
 with enriched_pages as (
     select
         domain,

@@ -63,7 +63,7 @@ content_quality_distribution as (
         per_band.avg_words,
         bands.band_order,
         coalesce(per_band.page_count, 0) as page_count,
-        cast(coalesce(sum(per_band.page_count) over (), 0) as bigint) as total_analyzed,
+        coalesce(sum(per_band.page_count) over (), 0) as total_analyzed,
         coalesce(100.0 * per_band.page_count / sum(per_band.page_count) over (), 0) as percentage
     from bands
     left join per_band on bands.quality_bucket = per_band.quality_bucket
@@ -74,6 +74,6 @@ select
     page_count,
     percentage,
     avg_words,
-    total_analyzed
+    cast(total_analyzed as bigint) as total_analyzed
 from content_quality_distribution
 order by band_order

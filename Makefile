@@ -4,18 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PAGES ?= 100000
+# `mf` checks PyPI for a newer release on every call and its dbt debug opens the profile's
+# DuckDB file: point the check at a closed local port (refused at once, no network) and the
+# profile at an in-memory database, so validating the semantic layer needs no network and no
+# warehouse (the source PostgreSQL need not run either: dbt debug's failed connection is only
+# reported). --skip-dw: the semantic checks only, no query against a warehouse.
+MF_OFFLINE := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY= CHRONO_DUCKDB_PATH=:memory:
 
 .PHONY: demo test setup bench docs clean db-down
 
 demo: setup  ## run the whole pipeline on the embedded default and print a summary
 	$(BIN)/chrono-analytics demo --pages $(PAGES)
 
-test: setup  ## every test: ruff, mypy, sqlfluff, pytest (which also runs the dbt build + tests)
+test: setup  ## every test: ruff, mypy, sqlfluff, the semantic layer's configs, pytest (which also runs the dbt build + tests)
 	sh tools/ensure_chromium.sh
 	$(BIN)/ruff check loaders bench
 	$(BIN)/ruff format --check loaders bench
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint models macros tests packages
+	$(BIN)/sqlfluff lint models macros tests packages analyses
+	$(BIN)/dbt deps --quiet
+	$(BIN)/dbt parse --quiet
+	$(MF_OFFLINE) $(BIN)/mf validate-configs --skip-dw
 	$(BIN)/pytest -n 2 --dist loadfile
 
 setup: $(STAMP)

@@ -30,6 +30,9 @@ MARTS = (
     "content_quality_daily",
     "domain_archive_monthly",
     "system_performance_hourly",
+    "project_performance_daily",
+    "project_activity_daily",
+    "domain_archive_summary",
 )
 
 

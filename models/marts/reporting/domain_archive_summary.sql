@@ -27,10 +27,10 @@ domain_archive_summary as (
         cast(sum(scored_records) as bigint) as scored_records,
         cast(sum(quality_score_sum) as decimal(18, 3)) as quality_score_sum,
         cast(sum(sized_records) as bigint) as sized_records,
-        cast(sum(content_length_sum) as hugeint) as content_length_sum,
+        cast(sum(content_length_sum) as bigint) as content_length_sum,
         cast(sum(high_value_count) as bigint) as high_value_count,
         cast(sum(timed_extractions) as bigint) as timed_extractions,
-        cast(sum(extraction_time_ms_sum) as hugeint) as extraction_time_ms_sum,
+        cast(sum(extraction_time_ms_sum) as bigint) as extraction_time_ms_sum,
 
         -- dates
         cast(min(archive_month_start) as date) as first_archive_month,

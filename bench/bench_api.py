@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument(
         "--requests", type=int, default=400, help="per endpoint and client count, lake"
     )
-    parser.add_argument("--pg-requests", type=int, default=16, help="the same, PostgreSQL")
+    parser.add_argument("--pg-requests", type=int, default=8, help="the same, PostgreSQL")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench-api"))
     parser.add_argument("--port", type=int, default=18710, help="first API port (two are used)")
     parser.add_argument("--pg-port", type=int, default=common.BENCH_PORT, help="source's port")

@@ -37,7 +37,10 @@ class PerformanceTotals(BaseModel):
         description="Estimated LLM extraction cost in USD: processed pages * the project's "
         "langextract cost per 1,000 pages / 1,000, for projects with langextract enabled."
     )
-    unique_domains: int = Field(description="Distinct domains that have pages in the range.")
+    unique_domains: int = Field(
+        description="Distinct domains that have pages in the range (of the project, when one "
+        "is given); counted over the range, not summed over days."
+    )
     avg_processing_time: float = Field(
         description="Average total processing time in milliseconds over the pages that have "
         "one, each page weighing the same (0 when none has one)."

@@ -209,9 +209,12 @@ members as (
     where analytics_date between $start and $end {project_filter}
 )
 select
-    (select sessions from members),
-    (select domains from members),
-    (select list(days order by analytics_date) from days)
+    members.sessions, members.domains, days.analytics_date, days.discovered, days.processed,
+    days.failed, days.scored, days.quality_tenths, days.high_quality, days.low_quality,
+    days.timed, days.time_ms, days.cost
+from members
+left join days on true
+order by days.analytics_date
 """
 
 _LAKE_DOMAINS = """
@@ -317,6 +320,13 @@ class LakeBackend:
         from chrono_analytics.lake.reader import Lake
 
         self.lake = Lake(root)
+        # The footers of Parquet files are cached across queries: safe, since a lake file is
+        # never changed once written (a commit writes new files under new names).
+        cursor = self.lake.cursor()
+        try:
+            cursor.execute("set global parquet_metadata_cache = true")
+        finally:
+            cursor.close()
 
     def _query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
         import duckdb
@@ -343,21 +353,16 @@ class LakeBackend:
             project_filter = "and project_id = $project_id"
             parameters["project_id"] = project_id
         rows = self._query(_LAKE_PERFORMANCE.format(project_filter=project_filter), parameters)
-        sessions, domains, days = rows[0]
-        raw = PerformanceRaw(sessions=_int(sessions), domains=_int(domains))
-        for day in days or []:
-            raw.days[day["analytics_date"]] = DayTotals(
-                discovered=_int(day["discovered"]),
-                processed=_int(day["processed"]),
-                failed=_int(day["failed"]),
-                scored=_int(day["scored"]),
-                quality_tenths=_int(day["quality_tenths"]),
-                high_quality=_int(day["high_quality"]),
-                low_quality=_int(day["low_quality"]),
-                timed=_int(day["timed"]),
-                time_ms=_int(day["time_ms"]),
-                cost=float(day["cost"] or 0.0),
-            )
+        # one row per day, each carrying the range's distinct counts; one row of NULL days
+        # when the range has none
+        raw = PerformanceRaw(sessions=_int(rows[0][0]), domains=_int(rows[0][1]))
+        names = list(DayTotals.__dataclass_fields__)[:9]
+        for row in rows:
+            if row[2] is None:
+                continue
+            figures = DayTotals(**{n: _int(v) for n, v in zip(names, row[3:12], strict=True)})
+            figures.cost = float(row[12] or 0.0)
+            raw.days[row[2]] = figures
         return raw
 
     def domains(

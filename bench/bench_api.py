@@ -149,6 +149,18 @@ def main() -> None:
         f"dbt run --select +exposure:analytics_api: {build.seconds:.0f} s",
         flush=True,
     )
+    lake = Lake(lake_root)
+    for mart in (
+        "project_performance_daily",
+        "project_activity_daily",
+        "domain_archive_summary",
+        "domain_archive_monthly",
+        "content_quality_daily",
+        "system_performance_hourly",
+    ):
+        snapshot = lake.snapshot(mart)
+        if snapshot is not None:
+            print(f"  {mart:<28}{snapshot.rows:>12,} rows{snapshot.bytes:>14,} bytes", flush=True)
     env = {**os.environ, **env}
     endpoints = requests_per_endpoint(lake_root)
     results: dict[tuple[str, str, int], tuple[tuple[float, float, float], int, int]] = {}

@@ -16,7 +16,7 @@ from dbt.cli.main import dbtRunner
 from chrono_analytics.config import load_settings
 from chrono_analytics.lake.reader import Lake
 
-MARTS = ("project_performance_daily", "project_activity_daily", "content_quality_daily")
+MARTS = ("performance_daily", "project_members", "content_quality_daily")
 
 
 def main() -> None:

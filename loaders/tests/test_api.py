@@ -331,7 +331,7 @@ def test_endpoints_answer_and_document_themselves(
     assert "Distinct scrape sessions" in summary["total_sessions"]["description"]
 
 
-WRITER_RUNS = 8
+WRITER_RUNS = 6
 
 
 def test_requests_during_commits_read_one_snapshot_and_never_fail(

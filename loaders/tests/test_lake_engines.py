@@ -49,6 +49,8 @@ MARTS = [
     "project_performance_daily",
     "project_activity_daily",
     "domain_archive_summary",
+    "performance_daily",
+    "project_members",
 ]
 
 

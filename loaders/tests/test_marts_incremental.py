@@ -27,6 +27,8 @@ MARTS = {
     "domain_archive_summary": "domain, domain_category",
     "project_performance_daily": "analytics_date, project_id",
     "project_activity_daily": "analytics_date, project_id, member_kind, member_id",
+    "performance_daily": "analytics_date",
+    "project_members": "project_id, member_kind, member_id",
 }
 
 

@@ -187,32 +187,51 @@ _LAKE_PERFORMANCE = """
 with days as (
     select
         analytics_date,
-        sum(pages_discovered) as discovered,
-        sum(pages_processed) as processed,
-        sum(pages_failed) as failed,
-        sum(scored_pages) as scored,
-        cast(sum(quality_score_sum) * 10 as bigint) as quality_tenths,
-        sum(high_quality_pages) as high_quality,
-        sum(low_quality_pages) as low_quality,
-        sum(timed_pages) as timed,
-        sum(processing_time_ms_sum) as time_ms,
-        sum(estimated_processing_cost_usd) as cost
-    from project_performance_daily
+        pages_discovered as discovered,
+        pages_processed as processed,
+        pages_failed as failed,
+        scored_pages as scored,
+        cast(quality_score_sum * 10 as bigint) as quality_tenths,
+        high_quality_pages as high_quality,
+        low_quality_pages as low_quality,
+        timed_pages as timed,
+        processing_time_ms_sum as time_ms,
+        estimated_processing_cost_usd as cost
+    from {days_mart}
     where analytics_date between $start and $end {project_filter}
-    group by analytics_date
 ),
 members as (
+    select project_id, member_kind, member_id, first_date, last_date
+    from project_members
+    where first_date <= $end and last_date >= $start {project_filter}
+),
+straddling as (
+    select project_id, member_kind, member_id from members
+    where first_date < $start or last_date > $end
+),
+in_range as (
+    select member_kind, member_id from members
+    where first_date >= $start and last_date <= $end
+    union
+    select activity.member_kind, activity.member_id
+    from project_activity_daily as activity
+    semi join straddling
+        on activity.project_id = straddling.project_id
+        and activity.member_kind = straddling.member_kind
+        and activity.member_id = straddling.member_id
+    where activity.analytics_date between $start and $end
+),
+counts as (
     select
-        count(distinct member_id) filter (where member_kind = 'session') as sessions,
-        count(distinct member_id) filter (where member_kind = 'domain') as domains
-    from project_activity_daily
-    where analytics_date between $start and $end {project_filter}
+        count(*) filter (where member_kind = 'session') as sessions,
+        count(*) filter (where member_kind = 'domain') as domains
+    from in_range
 )
 select
-    members.sessions, members.domains, days.analytics_date, days.discovered, days.processed,
+    counts.sessions, counts.domains, days.analytics_date, days.discovered, days.processed,
     days.failed, days.scored, days.quality_tenths, days.high_quality, days.low_quality,
     days.timed, days.time_ms, days.cost
-from members
+from counts
 left join days on true
 order by days.analytics_date
 """
@@ -296,7 +315,9 @@ order by hour_at desc, source_component
 """
 
 LAKE_MARTS = (
+    "performance_daily",
     "project_performance_daily",
+    "project_members",
     "project_activity_daily",
     "domain_archive_summary",
     "domain_archive_monthly",
@@ -348,11 +369,16 @@ class LakeBackend:
 
     def performance(self, start: date, end: date, project_id: int | None) -> PerformanceRaw:
         parameters: dict[str, Any] = {"start": start, "end": end}
-        project_filter = ""
+        # all projects: one row per day (performance_daily); one project: its rows of
+        # project_performance_daily (sorted by project, in small row groups)
+        days_mart, project_filter = "performance_daily", ""
         if project_id is not None:
-            project_filter = "and project_id = $project_id"
+            days_mart, project_filter = "project_performance_daily", "and project_id = $project_id"
             parameters["project_id"] = project_id
-        rows = self._query(_LAKE_PERFORMANCE.format(project_filter=project_filter), parameters)
+        rows = self._query(
+            _LAKE_PERFORMANCE.format(days_mart=days_mart, project_filter=project_filter),
+            parameters,
+        )
         # one row per day, each carrying the range's distinct counts; one row of NULL days
         # when the range has none
         raw = PerformanceRaw(sessions=_int(rows[0][0]), domains=_int(rows[0][1]))

@@ -7,7 +7,8 @@
 {#- Which domains and scrape sessions had pages on each processing day of a project: one row
     per project, processing day and domain (member_kind 'domain') or session ('session'), so
     that the distinct domains and sessions of any date range are a count of distinct
-    member_id over a few narrow rows per day. -#}
+    member_id over a few narrow rows per day; project_members holds each member's first and
+    last day, so that only members straddling an end of a range are looked up here. -#}
 
 with
 

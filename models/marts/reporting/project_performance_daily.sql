@@ -2,14 +2,17 @@
     partition_by=[{'name': 'analytics_year', 'data_type': 'integer'}],
     unique_key=['analytics_date', 'project_id'],
     recompute={'column': 'analytics_date', 'values': 'project_days_to_recompute', 'inline': true},
-    order_by=['analytics_date', 'project_id'],
+    order_by=['project_id', 'analytics_date'],
+    row_group_size=8192,
 ) }}
 {#- The analytics API's performance summary, pre-aggregated: one row per project and
     processing day (the UTC date of the page's created_at, as in project_analytics), holding
     counts and sums only, so that the summary and daily trends of any date range (and of one
     project) are sums over a few rows per day, with every average weighted by pages. An
     incremental run recomputes the days project_analytics would (pages changed, and pages of
-    changed domains or projects: the cost rate comes from the project). -#}
+    changed domains or projects: the cost rate comes from the project). Rows are sorted by
+    project in small row groups, so a request for one project reads that project's rows
+    only; performance_daily sums the projects per day for requests over all projects. -#}
 
 with
 

@@ -2,7 +2,8 @@
 analytics API groups pages by (the warehouse derives the same values in SQL, in
 int_scrape_pages_enriched; the parity test holds the two to each other).
 
-The rules are the warehouse's (README, "URL-derived columns"): the host is the URL's
+The rules are the warehouse's (macros/url_parsing.sql, public_suffix.sql and
+domain_category.sql): the host is the URL's
 authority without scheme, user info, port and trailing dots, lower-cased; its category comes
 from its public suffix (the seeds public_suffix_rules and domain_category_suffixes):
 gov, mil and gov.<cc> are government, edu, edu.<cc> and ac.<cc> educational, org and org.<cc>

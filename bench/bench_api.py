@@ -151,7 +151,9 @@ def main() -> None:
     )
     lake = Lake(lake_root)
     for mart in (
+        "performance_daily",
         "project_performance_daily",
+        "project_members",
         "project_activity_daily",
         "domain_archive_summary",
         "domain_archive_monthly",

@@ -22,6 +22,7 @@ from importlib import metadata
 from typing import Any, NoReturn
 
 from chrono_analytics import backfill, source_db, sync
+from chrono_analytics.api import cli as api_cli
 from chrono_analytics.config import Settings, load_settings, project_root, verbose
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.errors import UserFacingError
@@ -270,6 +271,7 @@ def build_parser() -> CliParser:
     lake_cli.register(commands)
     sync.register(commands)
     backfill.register(commands)
+    api_cli.register(commands)
     return parser
 
 

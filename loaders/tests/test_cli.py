@@ -209,12 +209,12 @@ USAGE_ERRORS = [
     (
         ["frobnicate"],
         "error: unknown command 'frobnicate'; choose from setup, db, demo, events, lake, sync, "
-        "backfill (see chrono-analytics --help)",
+        "backfill, serve (see chrono-analytics --help)",
     ),
     (
         [],
-        "error: missing command; choose one of setup, db, demo, events, lake, sync, backfill "
-        "(see chrono-analytics --help)",
+        "error: missing command; choose one of setup, db, demo, events, lake, sync, backfill, "
+        "serve (see chrono-analytics --help)",
     ),
     (
         ["db"],
@@ -244,6 +244,11 @@ USAGE_ERRORS = [
     (
         ["db", "seed", "--pages", "3x"],
         "error: --pages: invalid int value: '3x' (see chrono-analytics db seed --help)",
+    ),
+    (
+        ["serve", "--backend", "pg"],
+        "error: invalid value 'pg' for --backend; choose from lake, postgres "
+        "(see chrono-analytics serve --help)",
     ),
     (
         ["events", "compact", "--grace-minutes"],
@@ -309,6 +314,7 @@ def test_every_command_and_option_has_help_and_a_default() -> None:
         "chrono-analytics sync",
         "chrono-analytics sync status",
         "chrono-analytics backfill",
+        "chrono-analytics serve",
     ]
     options = 0
     for parser in parsers:

@@ -24,6 +24,11 @@ MARTS = {
     "project_analytics": "analytics_id",
     "content_quality_daily": "processing_date, quality_bucket_rank",
     "domain_archive_monthly": "domain, domain_category, archive_month_start",
+    "domain_archive_summary": "domain, domain_category",
+    "project_performance_daily": "analytics_date, project_id",
+    "project_activity_daily": "analytics_date, project_id, member_kind, member_id",
+    "performance_daily": "analytics_date",
+    "project_members": "project_id, member_kind, member_id",
 }
 
 

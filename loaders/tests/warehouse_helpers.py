@@ -35,6 +35,11 @@ MARTS = (
     "content_quality_daily",
     "domain_archive_monthly",
     "system_performance_hourly",
+    "project_performance_daily",
+    "project_activity_daily",
+    "domain_archive_summary",
+    "performance_daily",
+    "project_members",
 )
 
 

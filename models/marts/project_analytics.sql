@@ -158,8 +158,8 @@ daily as (
         -- averaged as an exact decimal: a double sum depends on the order of the rows, so a
         -- recomputed day would differ in the last bits and be rewritten with no change
         avg(cast(quality_score as decimal(18, 6))) as avg_content_quality_score,
-        count(*) filter (where quality_score >= 0.7) as high_quality_pages_count,
-        count(*) filter (where quality_score < 0.3) as low_quality_pages_count,
+        count(*) filter (where {{ is_high_quality('quality_score') }}) as high_quality_pages_count,
+        count(*) filter (where {{ is_low_quality('quality_score') }}) as low_quality_pages_count,
         sum(total_processing_time_ms) as total_processing_time_ms,
         avg(total_processing_time_ms) as avg_processing_time_ms,
         avg(fetch_time_ms) as avg_fetch_time_ms,

@@ -20,13 +20,7 @@ bucketed as (
     select
         processing_date,
         word_count,
-        case
-            when content_quality_score >= 0.9 then 1
-            when content_quality_score >= 0.7 then 2
-            when content_quality_score >= 0.5 then 3
-            when content_quality_score >= 0.3 then 4
-            else 5
-        end as quality_bucket_rank
+        {{ quality_bucket_rank('content_quality_score') }} as quality_bucket_rank
     from content_analytics
     where content_quality_score is not null and processing_date is not null
 ),
@@ -36,13 +30,7 @@ content_quality_daily as (
         processing_date,
         cast(year(processing_date) as integer) as processing_year,
         quality_bucket_rank,
-        case quality_bucket_rank
-            when 1 then 'Excellent (0.9-1.0)'
-            when 2 then 'Good (0.7-0.9)'
-            when 3 then 'Average (0.5-0.7)'
-            when 4 then 'Poor (0.3-0.5)'
-            else 'Very Poor (0.0-0.3)'
-        end as quality_bucket,
+        {{ quality_bucket_label('quality_bucket_rank') }} as quality_bucket,
         count(*) as page_count,
         count(word_count) as pages_with_words,
         coalesce(sum(word_count), 0) as total_word_count

@@ -2,7 +2,7 @@
     quality score, in five bands, each with its pages, its share of the scored pages (percent)
     and its average words. Every band is listed, with 0 pages when it has none. Vars:
     start_date, end_date (YYYY-MM-DD, inclusive, UTC processing days; unset = unbounded).
-    The lower bound of a band is inclusive: a score of 0.7 is 'Good'. -#}
+    The bands are the project var quality_buckets (content_analytics.quality_bucket). -#}
 {%- set start_date = analysis_date_var('start_date') -%}
 {%- set end_date = analysis_date_var('end_date', not_before='start_date') -%}
 
@@ -10,36 +10,20 @@ with
 
 bands as (
     select
-        1 as band_order,
-        'Excellent (0.9-1.0)' as quality_bucket
-    union all
-    select
-        2 as band_order,
-        'Good (0.7-0.9)' as quality_bucket
-    union all
-    select
-        3 as band_order,
-        'Average (0.5-0.7)' as quality_bucket
-    union all
-    select
-        4 as band_order,
-        'Poor (0.3-0.5)' as quality_bucket
-    union all
-    select
-        5 as band_order,
-        'Very Poor (0.0-0.3)' as quality_bucket
+        quality_bands.band_order,
+        quality_bands.quality_bucket
+    from (
+        values
+        {%- for bucket in quality_bucket_list() %}
+            ({{ bucket.rank }}, '{{ bucket.label }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as quality_bands (band_order, quality_bucket)
 ),
 
 scored_pages as (
     select
         word_count,
-        case
-            when content_quality_score >= 0.9 then 'Excellent (0.9-1.0)'
-            when content_quality_score >= 0.7 then 'Good (0.7-0.9)'
-            when content_quality_score >= 0.5 then 'Average (0.5-0.7)'
-            when content_quality_score >= 0.3 then 'Poor (0.3-0.5)'
-            else 'Very Poor (0.0-0.3)'
-        end as quality_bucket
+        quality_bucket
     from {{ ref('content_analytics') }}
     where
         content_quality_score is not null

@@ -159,22 +159,31 @@
     and the days holding pages of a domain or project changed since its watermark (names,
     statuses and archive sources it copies). None (everything) when the feed cannot tell. -#}
 {% macro project_days_to_recompute(run) %}
-    {{ return(days_changed_upstream(run, ['content_analytics'], include_domain_changes=true)) }}
+    {{ return(days_changed_upstream(run, {'content_analytics': 'processing_date'}, include_domain_changes=true)) }}
 {% endmacro %}
 
 {#- The processing days a reporting model over content_analytics recomputes: the days its
     change feed names. -#}
 {% macro content_days_to_recompute(run) %}
-    {{ return(days_changed_upstream(run, ['content_analytics'])) }}
+    {{ return(days_changed_upstream(run, {'content_analytics': 'processing_date'})) }}
 {% endmacro %}
 
-{#- The processing days the page marts `upstreams` changed (change feed of processing_date),
+{#- The processing days a reporting model over content_analytics and project_analytics
+    recomputes: the days either change feed names (project_analytics' feed also holds the days
+    of projects and domains changed in the source), read from the lake only, so the model
+    builds without the source. -#}
+{% macro project_days_changed_in_lake(run) %}
+    {{ return(days_changed_upstream(run, {
+        'content_analytics': 'processing_date', 'project_analytics': 'analytics_date'})) }}
+{% endmacro %}
+
+{#- The days the marts `upstreams` ({model: its day column}) changed (their change feeds),
     plus, with include_domain_changes, the days holding pages of domains or projects changed
-    since run.since. None when a feed cannot tell. -#}
+    since run.since (this reads the source). None when a feed cannot tell. -#}
 {% macro days_changed_upstream(run, upstreams, include_domain_changes=false) %}
     {%- set days = [] -%}
-    {%- for upstream in upstreams -%}
-        {%- set changed = upstream_changes(run, upstream, 'processing_date') -%}
+    {%- for upstream, column in upstreams.items() -%}
+        {%- set changed = upstream_changes(run, upstream, column) -%}
         {%- if changed is none -%}
             {{ return(none) }}
         {%- endif -%}

@@ -63,6 +63,8 @@ content_analytics as (
         cast(word_count as bigint) as word_count,
         cast(paragraph_count as bigint) as paragraph_count,
         cast(quality_score as double) as content_quality_score,
+        {{ quality_bucket_label(quality_bucket_rank('quality_score')) }} as quality_bucket,
+        {{ is_high_quality('quality_score') }} as is_high_quality_content,
         cast(fetch_time_ms as bigint) as fetch_time_ms,
         cast(extraction_time_ms as bigint) as parse_time_ms,
         cast(total_processing_time_ms as bigint) as total_processing_time_ms,

@@ -1,7 +1,7 @@
 {{ config(
     partition_by=[{'name': 'analytics_year', 'data_type': 'integer'}],
     unique_key=['analytics_date', 'project_id', 'member_kind', 'member_id'],
-    recompute={'column': 'analytics_date', 'values': 'project_days_to_recompute', 'inline': true},
+    recompute={'column': 'analytics_date', 'values': 'content_days_to_recompute', 'inline': true},
     order_by=['analytics_date', 'project_id', 'member_kind', 'member_id'],
 ) }}
 {#- Which domains and scrape sessions had pages on each processing day of a project: one row
@@ -16,10 +16,6 @@ content_analytics as (
     select * from {{ ref('content_analytics') }}
 ),
 
-projects as (
-    select * from {{ ref('stg_chrono__projects') }}
-),
-
 pages as (
     select
         project_id,
@@ -27,10 +23,7 @@ pages as (
         scrape_session_id,
         processing_date
     from content_analytics
-    -- the projects of project_performance_daily: pages of a project the source still has
-    where
-        processing_date is not null
-        and project_id in (select projects.project_id from projects)
+    where processing_date is not null and project_id is not null
 ),
 
 members as (

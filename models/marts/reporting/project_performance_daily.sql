@@ -1,7 +1,7 @@
 {{ config(
     partition_by=[{'name': 'analytics_year', 'data_type': 'integer'}],
     unique_key=['analytics_date', 'project_id'],
-    recompute={'column': 'analytics_date', 'values': 'project_days_to_recompute', 'inline': true},
+    recompute={'column': 'analytics_date', 'values': 'project_days_changed_in_lake', 'inline': true},
     order_by=['project_id', 'analytics_date'],
     row_group_size=8192,
 ) }}
@@ -10,7 +10,8 @@
     counts and sums only, so that the summary and daily trends of any date range (and of one
     project) are sums over a few rows per day, with every average weighted by pages. An
     incremental run recomputes the days project_analytics would (pages changed, and pages of
-    changed domains or projects: the cost rate comes from the project). Rows are sorted by
+    changed domains or projects, through project_analytics' change feed: the cost rate
+    comes from the project). Rows are sorted by
     project in small row groups, so a request for one project reads that project's rows
     only; performance_daily sums the projects per day for requests over all projects. -#}
 
@@ -20,8 +21,16 @@ content_analytics as (
     select * from {{ ref('content_analytics') }}
 ),
 
+-- the project's cost settings, as project_analytics copies them from the source into its
+-- project row of each day (read from the lake, so this model builds without the source)
 projects as (
-    select * from {{ ref('stg_chrono__projects') }}
+    select
+        project_id,
+        analytics_date,
+        langextract_enabled,
+        langextract_cost_per_1k_pages_usd
+    from {{ ref('project_analytics') }}
+    where aggregation_level = 'project'
 ),
 
 pages as (
@@ -77,7 +86,7 @@ project_performance_daily as (
         cast(coalesce(daily.processing_time_ms_sum, 0) as bigint) as processing_time_ms_sum,
         cast(
             case
-                when projects.is_langextract_enabled
+                when projects.langextract_enabled
                     then
                         daily.pages_processed
                         * coalesce(projects.langextract_cost_per_1k_pages_usd, 0) / 1000.0
@@ -90,7 +99,8 @@ project_performance_daily as (
         -- dates
         cast(daily.analytics_date as date) as analytics_date
     from daily
-    inner join projects on daily.project_id = projects.project_id
+    left join projects
+        on daily.project_id = projects.project_id and daily.analytics_date = projects.analytics_date
 )
 
 select * from project_performance_daily

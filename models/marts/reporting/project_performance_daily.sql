@@ -21,14 +21,14 @@ content_analytics as (
     select * from {{ ref('content_analytics') }}
 ),
 
--- the project's cost settings, as project_analytics copies them from the source into its
--- project row of each day (read from the lake, so this model builds without the source)
-projects as (
+-- the day's processing cost of the project, as project_analytics computes it from the
+-- project's cost settings in its project row of the day (read from the lake, so this model
+-- builds without the source; NULL there when the project has no cost estimate)
+project_days as (
     select
         project_id,
         analytics_date,
-        langextract_enabled,
-        langextract_cost_per_1k_pages_usd
+        estimated_processing_cost_usd
     from {{ ref('project_analytics') }}
     where aggregation_level = 'project'
 ),
@@ -84,23 +84,16 @@ project_performance_daily as (
         cast(daily.low_quality_pages as bigint) as low_quality_pages,
         cast(daily.timed_pages as bigint) as timed_pages,
         cast(coalesce(daily.processing_time_ms_sum, 0) as bigint) as processing_time_ms_sum,
-        cast(
-            case
-                when projects.langextract_enabled
-                    then
-                        daily.pages_processed
-                        * coalesce(projects.langextract_cost_per_1k_pages_usd, 0) / 1000.0
-                else 0
-            end as double
-        ) as estimated_processing_cost_usd,
+        cast(coalesce(project_days.estimated_processing_cost_usd, 0) as double)
+            as estimated_processing_cost_usd,
         cast(daily.domain_count as bigint) as domain_count,
         cast(daily.session_count as bigint) as session_count,
 
         -- dates
         cast(daily.analytics_date as date) as analytics_date
     from daily
-    left join projects
-        on daily.project_id = projects.project_id and daily.analytics_date = projects.analytics_date
+    left join project_days
+        on daily.project_id = project_days.project_id and daily.analytics_date = project_days.analytics_date
 )
 
 select * from project_performance_daily

@@ -200,7 +200,9 @@ def test_the_docs_site_shows_the_lineage_of_a_mart(docs_site: DocsSite) -> None:
     assert sorted(links_under(page, "Referenced By")) == [
         "content_quality_daily",
         "domain_archive_monthly",
+        "project_activity_daily",
         "project_analytics",
+        "project_performance_daily",
     ]
     # the lineage graph is open full screen and drew its nodes
     assert re.search(r'class="launcher[^"]* on" data-launcher="fullscreen"', page), "graph closed"

@@ -446,8 +446,9 @@ def test_a_writer_that_lost_its_lock_session_does_not_commit(
             while not terminated and time.monotonic() < deadline:
                 with conn.cursor() as cur:
                     cur.execute(
-                        "select pg_terminate_backend(pid) from pg_stat_activity "
-                        "where application_name like 'chrono-lake %%'"
+                        "select pg_terminate_backend(a.pid) from pg_stat_activity as a "
+                        "join pg_locks as l on l.pid = a.pid and l.locktype = 'advisory' "
+                        "and l.granted where a.application_name like 'chrono-lake %%'"
                     )
                     terminated = len(cur.fetchall())
                 time.sleep(0.1)

@@ -218,6 +218,13 @@ def _acquire_remote(store: Store, owner: str, what: str, timeout: float) -> _Hel
                 if time.monotonic() >= deadline:
                     raise _timed_out(store, timeout, _remote_holder(store, conn))
                 time.sleep(max(POLL_SECONDS, 0.2))
+    except psycopg2.Error as exc:
+        conn.close()
+        raise LakeError(
+            f"the session taking the write lock of {store.location} on the source PostgreSQL "
+            f"failed ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}); "
+            "nothing was written, run again"
+        ) from None
     except BaseException:
         conn.close()
         raise

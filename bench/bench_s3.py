@@ -103,7 +103,8 @@ def run_lake(label: str, root: str, pages: int, workdir: Path, extra: dict[str, 
         manifest = open_store(f"{root}/cdx_records").read_text(
             f"_chrono/snapshots/{max(list_versions(open_store(f'{root}/cdx_records'))):010d}.json"
         )
-        read, publish = publish_seconds(f"{root}/_bench_publish", manifest or "{}")
+        # a scratch location beside the lake (not a mart of it)
+        read, publish = publish_seconds(f"{root}-publish-bench/{time.time_ns()}", manifest or "{}")
     finally:
         for k, v in saved.items():
             if v is None:

@@ -25,4 +25,7 @@ install_jre() {
         || $as_root apt-get install -y -q --no-install-recommends openjdk-21-jre-headless >/dev/null
 }
 install_jre || { $as_root apt-get update -q >/dev/null && install_jre; }
-command -v java >/dev/null 2>&1 && [ "$(java_major)" -ge 17 ]
+if ! command -v java >/dev/null 2>&1 || ! [ "$(java_major)" -ge 17 ] 2>/dev/null; then
+    echo "error: installed a Java runtime, but no java 17+ is on PATH" >&2
+    exit 1
+fi

@@ -28,8 +28,9 @@ from pathlib import Path
 from chrono_analytics.lake.reader import Lake
 from chrono_analytics.lake.snapshot import current_snapshot, list_versions
 from chrono_analytics.lake.store import open_store
-from chrono_analytics.pgserver import free_port
+from chrono_analytics.pgserver import EmbeddedServer, free_port
 from common import (
+    BENCH_PORT,
     TimedRun,
     lake_status,
     start_source,
@@ -164,13 +165,14 @@ def main() -> None:
     local_root = args.workdir / "lake"
     shutil.rmtree(local_root, ignore_errors=True)
     print(f"{args.pages:,} pages:", flush=True)
-    local = run_lake("local", str(local_root), args.pages, args.workdir, {})
     s3_process, s3_env = start_s3(args.workdir / "s3")
     try:
+        local = run_lake("local", str(local_root), args.pages, args.workdir, {})
         remote = run_lake("s3", f"s3://{BUCKET}/lake", args.pages, args.workdir, s3_env)
     finally:
         s3_process.terminate()
         s3_process.wait(timeout=10)
+        EmbeddedServer(args.workdir / "pgdata", BENCH_PORT).down()  # started by start_source
     print(f"\n{'run':<40}{'local disk':>14}{'S3 (rclone)':>14}")
     for (name, run), other in zip(local["runs"].items(), remote["runs"].values(), strict=True):
         print(f"{name.split(' (')[0]:<40}{run.seconds:>12.1f} s{other.seconds:>12.1f} s")

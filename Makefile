@@ -18,6 +18,7 @@ demo: setup  ## run the whole pipeline on the embedded default and print a summa
 
 test: setup  ## every test: ruff, mypy, sqlfluff, the semantic layer's configs, pytest (which also runs the dbt build + tests)
 	sh tools/ensure_chromium.sh
+	sh tools/ensure_jvm.sh
 	$(BIN)/ruff check loaders bench
 	$(BIN)/ruff format --check loaders bench
 	$(BIN)/mypy

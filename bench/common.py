@@ -138,7 +138,7 @@ def touch_pages(dsn: str, count: int, recent_share: float = 0.1) -> int:
         return int(cur.rowcount)
 
 
-def lake_status(lake_root: Path) -> dict[str, dict[str, object]]:
+def lake_status(lake_root: str | Path) -> dict[str, dict[str, object]]:
     """Per mart: its last run's figures (from its snapshot) and its bytes."""
     from chrono_analytics.lake.reader import Lake
 

@@ -19,7 +19,10 @@ CHRONO_PG_PORT              TCP port of the embedded server on 127.0.0.1; defaul
 CHRONO_PG_DATABASE          database name on the embedded server; default ``chrono_scraper``
 CHRONO_HOME                 state folder of the embedded server (``pgdata/``, ``postgres.log``);
                             default ``<project>/.chrono``
-CHRONO_LAKE_ROOT            root folder of the Parquet lake; default ``<project>/lake``
+CHRONO_LAKE_ROOT            root folder of the Parquet lake, or ``s3://bucket/prefix`` for a lake
+                            on S3-compatible storage (credentials from AWS_ENDPOINT_URL,
+                            AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION: lake/s3.py);
+                            default ``<project>/lake``
 CHRONO_DUCKDB_PATH          dbt's DuckDB file (views over the lake, reporting tables);
                             default ``<project>/chrono_analytics.duckdb``
 CHRONO_DUCKDB_MEMORY_LIMIT  DuckDB's memory budget in dbt runs (read by ``profiles.yml`` only);
@@ -104,7 +107,17 @@ def home() -> Path:
 
 
 def lake_root() -> Path:
+    """The lake root as a local folder (for an s3:// root, see lake_uri())."""
     return _path_env("CHRONO_LAKE_ROOT", DEFAULT_LAKE_ROOT)
+
+
+def lake_uri() -> str:
+    """The lake root as the lake's readers and writers take it: ``s3://bucket/prefix`` as
+    given, else the absolute local folder (lake_root())."""
+    raw = _env("CHRONO_LAKE_ROOT")
+    if raw is not None and raw.startswith("s3://"):
+        return raw.rstrip("/")
+    return str(lake_root())
 
 
 def duckdb_path() -> Path:

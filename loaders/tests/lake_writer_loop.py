@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import duckdb
 import psycopg2
 from dbt.cli.main import dbtRunner
 
@@ -31,7 +30,7 @@ def answer(lake: Lake, mart: str) -> tuple[int, list[int]]:
     snapshot = lake.snapshot(mart)
     assert snapshot is not None
     store = open_store(lake.location(mart))
-    with duckdb.connect() as conn:
+    with lake.new_connection() as conn:
         conn.execute(
             "create view pages as "
             + view_sql([store.uri(f.path) for f in snapshot.files], snapshot.columns)

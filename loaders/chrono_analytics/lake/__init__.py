@@ -4,7 +4,7 @@ Layout of one model's lake (``location``, e.g. ``lake/cdx_records``)::
 
     <location>/<p1>=<v1>[/<p2>=<v2>]/v<version>-<random>.parquet   immutable data files
     <location>/_chrono/snapshots/<version>.json                     one manifest per commit
-    <location>/_chrono/write.lock                                   held while a run writes
+    <location>/_chrono/write.lock                                   held while a run writes (local)
 
 Data files are never changed or renamed once written. A partition folder holds one live file
 (the one the current snapshot names) and, for a while, files of older snapshots. The partition
@@ -17,6 +17,11 @@ the watermark the next incremental run starts from, what the commit changed (the
 downstream models read), and the run's figures. Version N+1 is published by one atomic,
 exclusive file creation (``os.link`` of a fully written and fsynced temporary file): the
 commit. The current snapshot is the one with the greatest version.
+
+A location ``s3://bucket/prefix/<model>`` is on S3-compatible storage (``store.S3Store``,
+``s3.py``): the commit is one PUT of the whole manifest (atomic on S3; exclusive through the
+write lock, which is a PostgreSQL advisory lock there, see lock.py), and DuckDB writes the data
+files through httpfs.
 
 A run (``writer``):
 

@@ -25,14 +25,15 @@ from typing import Any
 
 import duckdb
 
-from chrono_analytics.lake.snapshot import SNAPSHOTS_DIR, Column, Snapshot, current_snapshot
-from chrono_analytics.lake.store import open_store
+from chrono_analytics.lake import s3
+from chrono_analytics.lake.snapshot import Column, Snapshot, current_snapshot, list_versions
+from chrono_analytics.lake.store import list_marts, open_store
 
 
-def default_root() -> Path:
-    from chrono_analytics.config import load_settings
+def default_root() -> str:
+    from chrono_analytics.config import lake_uri
 
-    return load_settings().lake_root
+    return lake_uri()
 
 
 def _quote(name: str) -> str:
@@ -59,9 +60,10 @@ class Lake:
     """The marts under one lake root (folders holding ``_chrono/snapshots``)."""
 
     def __init__(self, root: str | Path | None = None) -> None:
-        self.root = str(root) if root is not None else str(default_root())
+        self.root = str(root) if root is not None else default_root()
         if "://" not in self.root:
             self.root = os.path.abspath(self.root)
+        self.remote = s3.is_remote(self.root)
         self._lock = threading.Lock()
         self._shared: duckdb.DuckDBPyConnection | None = None
         self._versions: dict[str, int] = {}
@@ -71,13 +73,7 @@ class Lake:
 
     def marts(self) -> list[str]:
         """The marts that have a committed snapshot, by name."""
-        if not os.path.isdir(self.root):
-            return []
-        found = []
-        for entry in sorted(os.listdir(self.root)):
-            if os.path.isdir(os.path.join(self.root, entry, SNAPSHOTS_DIR)):
-                found.append(entry)
-        return found
+        return [m for m in list_marts(self.root) if _snapshot_versions(self.location(m))]
 
     def snapshot(self, mart: str) -> Snapshot | None:
         return current_snapshot(open_store(self.location(mart)))
@@ -107,16 +103,24 @@ class Lake:
             used[mart] = snapshot.version
         return used
 
+    def new_connection(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection that can read the lake's files (for a lake on S3:
+        httpfs and the bucket's credentials, from the AWS_* variables)."""
+        conn = duckdb.connect()
+        if self.remote:
+            s3.configure_duckdb(conn)
+        return conn
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A new in-memory DuckDB connection with a view per mart (current snapshots)."""
-        conn = duckdb.connect()
+        conn = self.new_connection()
         self.register(conn)
         return conn
 
     def _refreshed(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._shared is None:
-                self._shared = duckdb.connect()
+                self._shared = self.new_connection()
             stale = []
             for mart in self.marts():
                 versions = _snapshot_versions(self.location(mart))
@@ -147,6 +151,4 @@ class Lake:
 
 
 def _snapshot_versions(location: str) -> list[int]:
-    from chrono_analytics.lake.snapshot import list_versions
-
     return list_versions(open_store(location))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from chrono_analytics.lake.store import Store
+if TYPE_CHECKING:  # store.py imports this module's LakeError (through s3.py)
+    from chrono_analytics.lake.store import Store
 
 SNAPSHOT_FORMAT = "chrono-lake-snapshot"
 SNAPSHOT_FORMAT_VERSION = 1

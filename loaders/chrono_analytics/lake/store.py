@@ -2,6 +2,8 @@
 
 Every path a store takes is relative to the model's location and uses '/'. DuckDB reads and
 writes the data files itself, through ``uri(relpath)``; the store lists, publishes and deletes.
+Two stores: ``LocalStore`` (a folder) and ``S3Store`` (``s3://bucket/prefix/<mart>``, see
+lake/s3.py); ``open_store`` picks by the location.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chrono_analytics.lake import s3
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,14 @@ class Store(Protocol):
 
     def make_durable(self, relpath: str) -> int:
         """Flush a file DuckDB wrote to stable storage; its size in bytes."""
+        ...
+
+    def exists(self, relpath: str) -> bool:
+        """Whether the file exists."""
+        ...
+
+    def parquet_metadata(self, relpath: str) -> pq.FileMetaData:
+        """The footer of a Parquet file (OSError or ValueError when it is not one)."""
         ...
 
 
@@ -131,6 +146,91 @@ class LocalStore:
         _fsync_dir(path.parent)
         return size
 
+    def exists(self, relpath: str) -> bool:
+        return (self.root / relpath).is_file()
+
+    def parquet_metadata(self, relpath: str) -> pq.FileMetaData:
+        return pq.read_metadata(self.root / relpath)
+
+
+# A Parquet footer is read with one ranged GET of the file's tail this long (a second GET when
+# the footer is longer).
+_TAIL_BYTES = 1 << 16
+
+
+class S3Store:
+    """A model's lake under an S3 prefix (``s3://bucket/prefix/<mart>``).
+
+    Object stores have no rename and no folders: a snapshot is published by one PUT of the
+    whole manifest (an object appears whole or not at all), sent with ``If-None-Match: *``;
+    exclusivity comes from the write lock (lock.py), checked just before the PUT, since a
+    server may ignore the condition. DuckDB writes data files with httpfs under new names."""
+
+    def __init__(self, location: str, client: s3.S3Client | None = None) -> None:
+        self.location = location.rstrip("/")
+        self.bucket, self.prefix = s3.split_url(self.location)
+        self.client = client or s3.S3Client(s3.S3Config.from_env())
+
+    def _key(self, relpath: str) -> str:
+        return f"{self.prefix}/{relpath}" if self.prefix else relpath
+
+    def uri(self, relpath: str) -> str:
+        return f"{self.location}/{relpath}"
+
+    def list_files(self, prefix: str = "") -> list[FileInfo]:
+        base = f"{self.prefix}/" if self.prefix else ""
+        start = base + (prefix.rstrip("/") + "/" if prefix else "")
+        return [
+            FileInfo(item.key[len(base) :], item.size, item.mtime)
+            for item in self.client.list_objects(self.bucket, start)
+            if not item.key.endswith("/")
+        ]
+
+    def read_text(self, relpath: str) -> str | None:
+        body = self.client.get(self.bucket, self._key(relpath))
+        return None if body is None else body.decode("utf-8")
+
+    def put_new(self, relpath: str, text: str) -> bool:
+        key = self._key(relpath)
+        if self.client.head(self.bucket, key) is not None:
+            return False
+        return self.client.put(self.bucket, key, text.encode("utf-8"), if_none_match=True)
+
+    def delete(self, relpath: str) -> None:
+        self.client.delete(self.bucket, self._key(relpath))
+
+    def prepare(self, relpath: str) -> None:
+        return None  # no folders to make
+
+    def make_durable(self, relpath: str) -> int:
+        # an object is durable once its upload was acknowledged
+        size = self.client.head(self.bucket, self._key(relpath))
+        if size is None:
+            raise OSError(f"{self.uri(relpath)} does not exist")
+        return size
+
+    def exists(self, relpath: str) -> bool:
+        return self.client.head(self.bucket, self._key(relpath)) is not None
+
+    def parquet_metadata(self, relpath: str) -> pq.FileMetaData:
+        key = self._key(relpath)
+        size = self.client.head(self.bucket, key)
+        if size is None:
+            raise OSError(f"{self.uri(relpath)} does not exist")
+        if size < 12:
+            raise ValueError(f"{size} bytes are no Parquet file")
+        # explicit first-last ranges: some servers refuse a suffix range longer than the object
+        tail = self.client.get(self.bucket, key, f"bytes={max(0, size - _TAIL_BYTES)}-{size - 1}")
+        if tail is None or tail[-4:] != b"PAR1":
+            raise ValueError("no Parquet footer")
+        footer = int.from_bytes(tail[-8:-4], "little") + 8
+        if footer > len(tail):
+            if footer > size:
+                raise ValueError("a Parquet footer longer than the file")
+            tail = self.client.get(self.bucket, key, f"bytes={size - footer}-{size - 1}") or b""
+        # the footer alone, behind the leading magic: enough for the metadata
+        return pq.read_metadata(pa.BufferReader(b"PAR1" + tail[-footer:]))
+
 
 def _fsync_dir(path: Path) -> None:
     try:
@@ -144,5 +244,18 @@ def _fsync_dir(path: Path) -> None:
 
 
 def open_store(location: str | Path) -> Store:
-    """The store of a model's location."""
+    """The store of a model's location: S3 for ``s3://`` URLs, else a local folder."""
+    if s3.is_remote(location):
+        return S3Store(str(location))
     return LocalStore(location)
+
+
+def list_marts(root: str | Path) -> list[str]:
+    """The names of the folders directly under a lake root (local or s3://), sorted."""
+    if s3.is_remote(root):
+        bucket, prefix = s3.split_url(str(root))
+        client = s3.S3Client(s3.S3Config.from_env())
+        return client.list_folders(bucket, f"{prefix}/" if prefix else "")
+    if not os.path.isdir(root):
+        return []
+    return sorted(e for e in os.listdir(root) if os.path.isdir(os.path.join(root, e)))

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from chrono_analytics.lake import lock
+from chrono_analytics.lake.s3 import is_remote
 from chrono_analytics.lake.settings import ModelSettings
 from chrono_analytics.lake.snapshot import (
-    SNAPSHOTS_DIR,
     Column,
     DataFile,
     LakeError,
@@ -309,8 +307,8 @@ def written(
 def _verify(store: Store, write: FileWrite) -> DataFile:
     """The written file is complete Parquet holding the planned rows."""
     try:
-        metadata = pq.read_metadata(store.uri(write.relpath))
-    except (OSError, ValueError) as exc:
+        metadata = store.parquet_metadata(write.relpath)
+    except (OSError, ValueError, LakeError) as exc:
         raise LakeError(
             f"written file {store.uri(write.relpath)} is not readable Parquet ({exc}); "
             "nothing was committed"
@@ -367,6 +365,10 @@ def commit(
     delay = os.environ.get("CHRONO_LAKE_COMMIT_DELAY_MS")
     if delay:
         time.sleep(float(delay) / 1000)
+    if is_remote(store.location):
+        # another machine may take over a lock whose session ended (lock.py): make sure it
+        # is still ours right before the publish
+        lock.check_held(store)
     if not store.put_new(snapshot_path(nxt.version), nxt.to_json()):
         raise LakeError(
             f"snapshot {nxt.version} of {settings.location} was published by another writer "
@@ -444,9 +446,14 @@ def vacuum(
     for version in versions[: max(0, len(versions) - history_snapshots)]:
         store.delete(snapshot_path(version))
         report.snapshots_deleted += 1
-    for info in store.list_files(SNAPSHOTS_DIR):
+    for info in store.list_files("_chrono"):
         name = info.relpath.rsplit("/", 1)[-1]
-        if name.startswith(".tmp-") and clock - info.mtime > 60:
+        # temporary files of a crashed publish, and the schema templates of earlier runs
+        # (incremental_parquet.sql step 6; the caller's own run is done with its template)
+        leftover = name.startswith(".tmp-") or (
+            name.startswith("template-") and name.endswith(".parquet")
+        )
+        if leftover and clock - info.mtime > 60:
             store.delete(info.relpath)
     return report
 
@@ -509,7 +516,7 @@ def revert(store: Store, to_version: int, reason: str, timeout: float = 60.0) ->
         target = read_snapshot(store, to_version)
         if current is None or target is None:
             raise LakeError(f"{store.location} has no snapshot {to_version} to go back to")
-        missing = [f.path for f in target.files if not os.path.exists(store.uri(f.path))]
+        missing = [f.path for f in target.files if not store.exists(f.path)]
         if missing:
             raise LakeError(
                 f"snapshot {to_version} of {store.location} lost {len(missing)} files to the "

@@ -108,7 +108,9 @@ def main() -> None:
         [
             sys.executable,
             "-c",
-            WRITER.format(bench=str(Path(__file__).parent), seconds=args.seconds, dsn=source.dsn),
+            WRITER.format(
+                bench=str(Path(__file__).parent), seconds=args.seconds, dsn=source.admin_dsn
+            ),
         ],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},

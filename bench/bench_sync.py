@@ -44,6 +44,7 @@ class Sample:
     committed: float
     expect: str  # the page_status the mart must show ('' for a delete)
     visible: float | None = None
+    superseded: bool = False  # the page changed again before this change was seen
 
 
 @dataclass
@@ -62,6 +63,7 @@ def scraper(admin_dsn: str, rate: float, seconds: float, load: Load, stop: threa
     cur.execute("select max(id) from scrape_pages")
     newest = int(cur.fetchone()[0])
     next_id = newest + 1
+    pending: dict[int, Sample] = {}  # the latest sample of each page
     started = time.monotonic()
     while not stop.is_set() and time.monotonic() - started < seconds:
         due = started + load.changes / rate
@@ -90,16 +92,21 @@ def scraper(admin_dsn: str, rate: float, seconds: float, load: Load, stop: threa
             kind, status = "body", "completed"
             cur.execute(
                 "update scrape_pages set status = 'completed', extracted_text = repeat("
-                "'Archived text arrives for this page. ', 20 + (id %% 50)), updated_at = now(), "
-                "completed_at = now() where id = %s",
+                "'Archived text arrives for this page. ', 20 + (id %% 50)::integer), "
+                "updated_at = now(), completed_at = now() where id = %s",
                 (page,),
             )
         else:
             kind, status = "delete", ""
             cur.execute("delete from scrape_pages where id = %s", (page,))
         load.changes += 1
+        earlier = pending.get(page)
+        if earlier is not None and earlier.visible is None:
+            earlier.superseded = True  # its state may never be visible: not a latency
         if load.changes % 100 == 0 and cur.rowcount == 1:
-            load.samples.append(Sample(page, kind, time.time(), status))
+            sample = Sample(page, kind, time.time(), status)
+            load.samples.append(sample)
+            pending[page] = sample
     load.seconds = time.monotonic() - started
     conn.close()
 
@@ -107,7 +114,7 @@ def scraper(admin_dsn: str, rate: float, seconds: float, load: Load, stop: threa
 def watcher(lake: Lake, load: Load, stop: threading.Event) -> None:
     """Poll the read entry point until every sample is visible as committed."""
     while not stop.is_set():
-        pending = [s for s in load.samples if s.visible is None]
+        pending = [s for s in load.samples if s.visible is None and not s.superseded]
         if pending:
             ids = ", ".join(str(s.page_id) for s in pending)
             try:
@@ -183,7 +190,9 @@ def main() -> None:
         time.sleep(1)
     # give the last changes time to arrive, then stop
     settle = time.monotonic() + 3 * args.interval + 60
-    while time.monotonic() < settle and any(s.visible is None for s in load.samples):
+    while time.monotonic() < settle and any(
+        s.visible is None and not s.superseded for s in load.samples
+    ):
         peak_rss = max(peak_rss, proc_stats(sync.pid)[1])
         time.sleep(1)
     cpu_end, _ = proc_stats(sync.pid)
@@ -194,7 +203,8 @@ def main() -> None:
     log.close()
 
     latencies = sorted(s.visible - s.committed for s in load.samples if s.visible is not None)
-    missing = [s for s in load.samples if s.visible is None]
+    superseded = sum(1 for s in load.samples if s.visible is None and s.superseded)
+    missing = [s for s in load.samples if s.visible is None and not s.superseded]
     cycles = [
         json.loads(line)
         for line in (args.workdir / "sync.log").read_text().splitlines()
@@ -209,8 +219,12 @@ def main() -> None:
         q = statistics.quantiles(latencies, n=20)
         print(
             f"commit -> visible through Lake.query: p50 {statistics.median(latencies):.1f} s, "
-            f"p95 {q[18]:.1f} s, max {latencies[-1]:.1f} s; not visible: {len(missing)}"
+            f"p95 {q[18]:.1f} s, max {latencies[-1]:.1f} s; not visible: {len(missing)}; "
+            f"changed again before seen (no latency): {superseded}"
         )
+    if not seconds:
+        print(f"sync: no cycle logged (see {args.workdir / 'sync.log'})")
+        return
     print(
         f"sync: {len(cycles)} cycles, cycle time p50 {statistics.median(seconds):.1f} s, "
         f"max {max(seconds):.1f} s; failed cycles {sum(1 for c in cycles if not c['ok'])}"

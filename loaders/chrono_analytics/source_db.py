@@ -102,6 +102,15 @@ def seed(admin_dsn: str, shape: SyntheticShape, reader: str = READER_ROLE) -> fl
         raise UserFacingError(f"generating the synthetic data failed: {first_line}") from None
     finally:
         conn.close()
+    # as autovacuum does on a live server: the visibility map lets the incremental runs count
+    # pages per day from the created_at index alone (an index-only scan, not the table)
+    conn = connect(admin_dsn, "CHRONO_PG_ADMIN_DSN")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("vacuum (analyze) scrape_pages")
+    finally:
+        conn.close()
     return time.perf_counter() - started
 
 

@@ -223,11 +223,15 @@
         {%- endif -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, candidates)) -%}
         {#- changed: delta rows that differ from their stored version (an unchanged source
-            rewrites nothing) -#}
+            rewrites nothing). A stored row with a key of the delta is among the replaced
+            rows, so only the files of their partitions are read in full, not the whole mart -#}
+        {%- set replaced_partitions = run_query('select cast(to_json(coalesce(list(distinct {'
+            ~ incremental_parquet__partition_struct(pcols) ~ '}), [])) as varchar) from ' ~ q(replaced)).columns[0].values()[0] -%}
+        {%- set compared_files = incremental_parquet__call('partition_files', {'partitions': replaced_partitions}) -%}
         {%- do run_query(incremental_parquet__temp_table_sql(changed,
             'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
-            ~ ' except select ' ~ (as_stored | join(', ')) ~ ' from ' ~ q(stored) ~ ' as s semi join '
-            ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd'))) -%}
+            ~ ' except select ' ~ (as_stored | join(', ')) ~ ' from ' ~ incremental_parquet__files_sql(compared_files, run.columns)
+            ~ ' as s semi join ' ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd'))) -%}
     {%- endif -%}
     {#- deleted: replaced rows whose key the delta does not hold -#}
     {%- do run_query(incremental_parquet__temp_table_sql(deleted,
@@ -243,12 +247,8 @@
     {%- endif -%}
     {%- do run_query(incremental_parquet__temp_table_sql(parts,
         'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot from (select distinct * from (' ~ touched ~ '))')) -%}
-    {%- set struct_fields = [] -%}
-    {%- for name in pcols -%}
-        {%- do struct_fields.append(incremental_parquet__literal(name) ~ ': ' ~ q(name)) -%}
-    {%- endfor -%}
     {%- set figures = run_query(
-        'select (select cast(to_json(coalesce(list({\'values\': {' ~ (struct_fields | join(', ')) ~ '}} order by __chrono_slot), []))'
+        'select (select cast(to_json(coalesce(list({' ~ incremental_parquet__partition_struct(pcols) ~ '} order by __chrono_slot), []))'
         ~ ' as varchar) from ' ~ q(parts) ~ '), (select count(*) from ' ~ q(changed) ~ '), (select count(*) from ' ~ q(deleted)
         ~ '), ' ~ ('(select count(*) from ' ~ q(recomputed) ~ ')' if recomputed is not none else 'null')).rows[0] -%}
     {#- the change feed: each record_changes column's values among changed rows (new), their

@@ -77,6 +77,16 @@
     {{ return(answer.result) }}
 {% endmacro %}
 
+{#- The fields of a struct `{'values': {<partition column>: <its value>}}` of a row, the shape
+    in which the lake's Python side takes partitions. -#}
+{% macro incremental_parquet__partition_struct(partition_names) %}
+    {%- set fields = [] -%}
+    {%- for name in partition_names -%}
+        {%- do fields.append(incremental_parquet__literal(name) ~ ': ' ~ incremental_parquet__quote(name)) -%}
+    {%- endfor -%}
+    {{ return("'values': {" ~ (fields | join(', ')) ~ '}') }}
+{% endmacro %}
+
 {#- read_parquet over a list of files (their partition columns are stored inside them), or a
     typed empty select of `columns` when there is none. -#}
 {% macro incremental_parquet__files_sql(files, columns, extra=none) %}

@@ -112,6 +112,16 @@ def op_plan(request: Mapping[str, Any]) -> Any:
     return run.plan.to_json()
 
 
+def op_partition_files(request: Mapping[str, Any]) -> Any:
+    run = _run(request)
+    partitions = (
+        json.loads(request["partitions"])
+        if isinstance(request["partitions"], str)
+        else request["partitions"]
+    )
+    return writer.partition_files(run.settings, run.start.snapshot, partitions or [])
+
+
 def op_written(request: Mapping[str, Any]) -> Any:
     run = _run(request)
     if run.plan is None:
@@ -199,6 +209,7 @@ OPERATIONS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "check": op_check,
     "schema": op_schema,
     "plan": op_plan,
+    "partition_files": op_partition_files,
     "written": op_written,
     "commit": op_commit,
     "abort": op_abort,

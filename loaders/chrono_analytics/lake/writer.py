@@ -245,6 +245,27 @@ def _key(partition_by: Sequence[Column], values: Mapping[str, Any]) -> str:
     return partition_folder(tuple(partition_by), dict(values))
 
 
+def partition_files(
+    settings: ModelSettings, snapshot: Snapshot | None, partitions: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """The URIs of the snapshot's files in `partitions` (each `{'values': {column: value}}`):
+    what an incremental run compares its delta with, instead of every file of the mart."""
+    if snapshot is None:
+        return []
+    wanted = {
+        _key(
+            snapshot.partition_by,
+            {c.name: (entry.get("values") or {}).get(c.name) for c in snapshot.partition_by},
+        )
+        for entry in partitions
+    }
+    return [
+        _file_uri(settings, f.path)
+        for f in snapshot.files
+        if _key(snapshot.partition_by, f.partition) in wanted
+    ]
+
+
 def plan(
     settings: ModelSettings,
     snapshot: Snapshot | None,

@@ -30,7 +30,6 @@ from chrono_analytics.events import EventWriter, generate_demo_events
 from chrono_analytics.lake.reader import Lake
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common
 from common import PROJECT_ROOT, start_source, timed_dbt, warehouse_env
 
 CLIENTS = (1, 8)
@@ -130,9 +129,7 @@ def main() -> None:
     parser.add_argument("--pg-requests", type=int, default=8, help="the same, PostgreSQL")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench-api"))
     parser.add_argument("--port", type=int, default=18710, help="first API port (two are used)")
-    parser.add_argument("--pg-port", type=int, default=common.BENCH_PORT, help="source's port")
     args = parser.parse_args()
-    common.BENCH_PORT = args.pg_port
     args.workdir.mkdir(parents=True, exist_ok=True)
     source, seed_seconds = start_source(args.workdir, args.pages)
     env = warehouse_env(source.dsn, args.workdir)

@@ -30,8 +30,8 @@ from chrono_analytics.lake.snapshot import current_snapshot, list_versions
 from chrono_analytics.lake.store import open_store
 from chrono_analytics.pgserver import EmbeddedServer, free_port
 from common import (
-    BENCH_PORT,
     TimedRun,
+    bench_port,
     lake_status,
     start_source,
     timed_dbt,
@@ -172,7 +172,9 @@ def main() -> None:
     finally:
         s3_process.terminate()
         s3_process.wait(timeout=10)
-        EmbeddedServer(args.workdir / "pgdata", BENCH_PORT).down()  # started by start_source
+        EmbeddedServer(
+            args.workdir / "pgdata", bench_port(args.workdir)
+        ).down()  # started by start_source
     print(f"\n{'run':<40}{'local disk':>14}{'S3 (rclone)':>14}")
     for (name, run), other in zip(local["runs"].items(), remote["runs"].values(), strict=True):
         print(f"{name.split(' (')[0]:<40}{run.seconds:>12.1f} s{other.seconds:>12.1f} s")

@@ -30,6 +30,7 @@ exits 0; a second one abandons it at once (the lake stays consistent: a commit i
 
 from __future__ import annotations
 
+import argparse
 import errno
 import fcntl
 import json
@@ -67,6 +68,10 @@ class SyncConfig:
     compact_every: int = 10
     max_backoff: float = 300.0
     events: bool = True
+    # Most cycles look back only this far behind the watermark; every full_lookback_every-th
+    # cycle (and the first) uses the project's lookback_hours. See SyncLoop.lookback_vars.
+    lookback_minutes: float = 5.0
+    full_lookback_every: int = 20
 
 
 @dataclass
@@ -261,6 +266,20 @@ class SyncLoop:
             return f"the source PostgreSQL at {source.server} does not answer ({reason})"
         return None
 
+    def lookback_vars(self) -> list[str]:
+        """The lookback of this cycle, as dbt arguments. The watermark is already held back to
+        the source's oldest open transaction, so rows stamped with their transaction's time
+        are never missed; the lookback is for timestamps written by clocks that run behind
+        the database's. Every cycle re-reads the pages changed within its lookback (at 50
+        changes a second, an hour holds 180,000 pages: a cycle would re-read them all), so
+        most cycles look back `lookback_minutes` and every `full_lookback_every`-th cycle,
+        the first included, the project's lookback_hours (1 h): a page stamped up to an hour
+        late is still picked up, at most that many cycles later."""
+        every = self.config.full_lookback_every
+        if every <= 0 or (self.cycles - 1) % every == 0:
+            return []
+        return ["--vars", json.dumps({"lookback_hours": self.config.lookback_minutes / 60})]
+
     def versions(self) -> dict[str, int]:
         found = {}
         for mart in self.lake.marts():
@@ -279,7 +298,7 @@ class SyncLoop:
             result.seconds = time.perf_counter() - started
             return result
         before = self.versions()
-        ok, failures = self._invoke("run", "--select", *self.config.select)
+        ok, failures = self._invoke("run", "--select", *self.config.select, *self.lookback_vars())
         after = self.versions()
         for mart, version in after.items():
             if version != before.get(mart):
@@ -516,6 +535,8 @@ def cmd_sync(args: Any) -> int:
         gate="" if args.no_gate else GATE,
         compact_every=args.compact_every,
         events=not args.no_events,
+        lookback_minutes=args.lookback_minutes,
+        full_lookback_every=args.full_lookback_every,
     )
     return SyncLoop(load_settings(), config).run()
 
@@ -543,6 +564,16 @@ def cmd_sync_status(args: Any) -> int:
             f"{entry.get('error') or entry.get('last_success_at') or '-'}"
         )
     return 0
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
 
 
 def register(commands: Any) -> None:
@@ -574,6 +605,21 @@ def register(commands: Any) -> None:
         default=10,
         metavar="N",
         help="compact the closed hours of the raw events every N cycles (0: never)",
+    )
+    sync.add_argument(
+        "--lookback-minutes",
+        type=_non_negative,
+        default=5.0,
+        metavar="M",
+        help="how far behind the watermark most cycles re-read source changes",
+    )
+    sync.add_argument(
+        "--full-lookback-every",
+        type=int,
+        default=20,
+        metavar="N",
+        help="every N cycles (and the first) re-read the project's whole lookback_hours "
+        "(0: every cycle)",
     )
     sync.add_argument(
         "--no-gate",

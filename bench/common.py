@@ -29,7 +29,7 @@ def bench_port(workdir: Path) -> int:
     return 55500 + zlib.crc32(str(workdir.resolve()).encode()) % 400
 
 
-TEMPLATE_DATABASE = "chrono_bench_template"
+TEMPLATE_PREFIX = "chrono_bench_template"  # one template database per page count
 BENCH_DATABASE = "chrono_bench"
 
 
@@ -49,9 +49,10 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
     port = bench_port(workdir)
     server = EmbeddedServer(workdir / "pgdata", port)
     server.up()
-    server.ensure_database(TEMPLATE_DATABASE)
-    template_dsn = embedded_admin_dsn(port, TEMPLATE_DATABASE)
-    reader_role.setup_embedded_reader(template_dsn, READER_ROLE, TEMPLATE_DATABASE)
+    template = f"{TEMPLATE_PREFIX}_{pages}"
+    server.ensure_database(template)
+    template_dsn = embedded_admin_dsn(port, template)
+    reader_role.setup_embedded_reader(template_dsn, READER_ROLE, template)
     shape = source_db.SyntheticShape(pages=pages, seed=seed)
     seconds = 0.0
     if source_db.seeded_shape(template_dsn) != shape:
@@ -61,9 +62,7 @@ def start_source(workdir: Path, pages: int, seed: int = 42) -> tuple[BenchSource
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {BENCH_DATABASE} with (force)")
-            cur.execute(
-                f"create database {BENCH_DATABASE} template {TEMPLATE_DATABASE} strategy file_copy"
-            )
+            cur.execute(f"create database {BENCH_DATABASE} template {template} strategy file_copy")
     finally:
         admin.close()
     # a copied database keeps the template's table grants, not its database-level ones

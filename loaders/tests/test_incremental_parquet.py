@@ -25,6 +25,7 @@ from chrono_analytics.lake import lock
 from chrono_analytics.lake.reader import Lake
 from chrono_analytics.lake.snapshot import NULL_PARTITION, Snapshot
 from chrono_analytics.lake.store import open_store
+from chrono_analytics.lake.writer import revert
 from warehouse_helpers import Warehouse, admin_dsn, reference_wayback
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
@@ -711,3 +712,32 @@ def test_a_crashed_upstream_run_leaves_downstream_models_reading_one_snapshot(
         assert counts == totals  # the committed snapshot's, not the crashed run's
     finally:
         touch(crash_source, changed, "retry_count = retry_count - 10")
+
+
+def test_a_reverted_commit_shows_the_previous_state_and_the_next_run_reads_it_again(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    """What the sync does when a cycle's gating tests fail: the mart goes back to the snapshot
+    before the cycle (readers see its rows), and the next run starts from that snapshot's
+    watermark, so it reads the reverted changes again and converges."""
+    dsn = make_source_db(pages=PAGES, seed=41)
+    lake = FixtureLake(dsn, tmp_path)
+    lake.run()
+    good = lake.snapshot()
+    good_pages = lake.pages()
+    changed = ids_in_year(source_pages(dsn), 2012, 3)
+    touch(dsn, changed, "status = 'failed', retry_count = retry_count + 1")
+    lake.run()
+    assert lake.snapshot().version == good.version + 1
+    assert lake.pages() != good_pages
+
+    restored = revert(open_store(str(lake.location)), good.version, "gating tests failed")
+    assert restored.version == good.version + 2
+    assert restored.run["mode"] == "revert" and restored.run["reverted_to"] == good.version
+    assert lake.snapshot().files == good.files
+    assert lake.pages() == good_pages  # readers see the last good state again
+    assert lake.snapshot().watermark == good.watermark
+
+    lake.run()  # the changes are read again: the lake converges to the source
+    assert {i: lake.pages()[i][3] for i in changed} == {i: "failed" for i in changed}
+    assert lake.pages() == source_pages(dsn)

@@ -17,7 +17,6 @@ Builds all marts once on N synthetic pages, then:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -160,7 +159,6 @@ def main() -> None:
             f"{float(run.get('total_seconds', 0)):.2f} s; {run.get('files_written')} files "
             f"written, {run.get('changed_rows')} rows changed"
         )
-    print(json.dumps({"quiet": {k: len(v) for k, v in quiet.items()}}))
 
 
 if __name__ == "__main__":

@@ -233,46 +233,40 @@ class S3Client:
         if status not in (200, 204, 404):
             raise self._fail("DELETE", bucket, key, status, body)
 
-    def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with `prefix` (ListObjectsV2, all pages)."""
+    def _list_pages(self, bucket: str, query: dict[str, str]) -> Iterator[ET.Element]:
+        """The result pages of one ListObjectsV2 listing, following continuation tokens."""
         token: str | None = None
         while True:
-            query = {"list-type": "2", "prefix": prefix}
+            page_query = {"list-type": "2", **query}
             if token:
-                query["continuation-token"] = token
-            status, _headers, body = self._request("GET", bucket, query=query)
+                page_query["continuation-token"] = token
+            status, _headers, body = self._request("GET", bucket, query=page_query)
             if status != 200:
-                raise self._fail("LIST", bucket, prefix, status, body)
+                raise self._fail("LIST", bucket, query.get("prefix", ""), status, body)
             root = ET.fromstring(body)
-            for item in root.iter(f"{_XMLNS}Contents"):
-                key = item.findtext(f"{_XMLNS}Key") or ""
-                size = int(item.findtext(f"{_XMLNS}Size") or 0)
-                modified = item.findtext(f"{_XMLNS}LastModified") or ""
-                yield ObjectInfo(key, size, _timestamp(modified))
+            yield root
             truncated = (root.findtext(f"{_XMLNS}IsTruncated") or "false").lower() == "true"
             token = root.findtext(f"{_XMLNS}NextContinuationToken")
             if not truncated or not token:
                 return
 
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`."""
+        for page in self._list_pages(bucket, {"prefix": prefix}):
+            for item in page.iter(f"{_XMLNS}Contents"):
+                key = item.findtext(f"{_XMLNS}Key") or ""
+                size = int(item.findtext(f"{_XMLNS}Size") or 0)
+                modified = item.findtext(f"{_XMLNS}LastModified") or ""
+                yield ObjectInfo(key, size, _timestamp(modified))
+
     def list_folders(self, bucket: str, prefix: str) -> list[str]:
         """The names directly under `prefix` that hold objects ('folders', by delimiter)."""
-        names: list[str] = []
-        token: str | None = None
-        while True:
-            query = {"list-type": "2", "prefix": prefix, "delimiter": "/"}
-            if token:
-                query["continuation-token"] = token
-            status, _headers, body = self._request("GET", bucket, query=query)
-            if status != 200:
-                raise self._fail("LIST", bucket, prefix, status, body)
-            root = ET.fromstring(body)
-            for item in root.iter(f"{_XMLNS}CommonPrefixes"):
-                text = item.findtext(f"{_XMLNS}Prefix") or ""
-                names.append(text[len(prefix) :].strip("/"))
-            truncated = (root.findtext(f"{_XMLNS}IsTruncated") or "false").lower() == "true"
-            token = root.findtext(f"{_XMLNS}NextContinuationToken")
-            if not truncated or not token:
-                return sorted(n for n in names if n)
+        names = [
+            (item.findtext(f"{_XMLNS}Prefix") or "")[len(prefix) :].strip("/")
+            for page in self._list_pages(bucket, {"prefix": prefix, "delimiter": "/"})
+            for item in page.iter(f"{_XMLNS}CommonPrefixes")
+        ]
+        return sorted(n for n in names if n)
 
 
 def _timestamp(text: str) -> float:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from chrono_analytics.api.service import LAKE_MARTS
 from chrono_analytics.events import EventWriter, generate_demo_events
 from chrono_analytics.lake.reader import Lake
 
@@ -147,16 +148,7 @@ def main() -> None:
         flush=True,
     )
     lake = Lake(lake_root)
-    for mart in (
-        "performance_daily",
-        "project_performance_daily",
-        "project_members",
-        "project_activity_daily",
-        "domain_archive_summary",
-        "domain_archive_monthly",
-        "content_quality_daily",
-        "system_performance_hourly",
-    ):
+    for mart in LAKE_MARTS:
         snapshot = lake.snapshot(mart)
         if snapshot is not None:
             print(f"  {mart:<28}{snapshot.rows:>12,} rows{snapshot.bytes:>14,} bytes", flush=True)

@@ -22,7 +22,7 @@ test: setup  ## every test: ruff, mypy, sqlfluff, the semantic layer's configs, 
 	$(BIN)/ruff check loaders bench
 	$(BIN)/ruff format --check loaders bench
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint models macros tests packages analyses
+	$(BIN)/sqlfluff lint --processes 2 models macros tests packages analyses
 	$(BIN)/dbt deps --quiet
 	$(BIN)/dbt parse --quiet
 	$(MF_OFFLINE) $(BIN)/mf validate-configs --skip-dw

@@ -19,9 +19,9 @@
     4. delta     the recompute set, then the model's rows for it                    (SQL)
     5. check     columns present, no NULL or duplicate key                          (Python)
     6. schema    the written columns against the lake's (on_schema_change)          (Python)
-    7. changes   changed rows, deleted rows, the partitions they touch, merged rows (SQL)
+    7. changes   changed rows, deleted rows, the partitions they touch              (SQL)
     8. plan      the new file of each touched partition, the files it retires       (Python)
-    9. write     one sorted file per touched partition                              (SQL)
+    9. write     one sorted file per touched partition, one partition at a time     (SQL)
    10. commit    publish the next snapshot, vacuum, unlock                          (Python)
    11. view      the model's view over the committed files                          (SQL)
 -#}
@@ -129,22 +129,25 @@
     {#- 8. plan: the file of each touched partition -#}
     {%- set plan = incremental_parquet__call('plan', {'partitions': changes.partitions_json}) -%}
 
-    {#- 9. write: the merged rows of each touched partition, sorted, one file each -#}
+    {#- 9. write: the rows of each touched partition after the run, sorted, one file each,
+        one partition at a time (memory holds one partition, not every touched one) -#}
     {%- set write_started = modules.datetime.datetime.now() -%}
-    {%- set merged = incremental_parquet__merge(plan, settings, changes, out_names, tmp, temp_tables) -%}
-    {%- set rows_per_slot = {} -%}
-    {%- for row in run_query('select __chrono_slot, count(*) from ' ~ q(merged) ~ ' group by 1').rows -%}
-        {%- do rows_per_slot.update({row[0] | int: row[1] | int}) -%}
-    {%- endfor -%}
+    {%- set rows_per_slot = incremental_parquet__rows_per_slot(plan, settings, changes) -%}
     {%- set written = [] -%}
     {%- for slot in plan.writes -%}
         {%- set index = loop.index0 -%}
-        {%- if rows_per_slot.get(index, 0) > 0 -%}
-            {%- do run_query('copy (select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(merged)
-                ~ ' where __chrono_slot = ' ~ index ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
-                ~ ') to ' ~ incremental_parquet__literal(slot.uri) ~ ' (' ~ settings.write_options ~ ')') -%}
+        {%- if rows_per_slot[index] > 0 -%}
+            {%- set copied = run_query('copy (' ~ incremental_parquet__slot_rows_sql(slot, index, settings, changes, out_names)
+                ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
+                ~ ') to ' ~ incremental_parquet__literal(slot.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
+            {%- if copied != rows_per_slot[index] -%}
+                {%- do incremental_parquet__call('abort') -%}
+                {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': partition '
+                    ~ slot.relpath.rsplit('/', 1)[0] ~ ' got ' ~ copied ~ ' rows, ' ~ rows_per_slot[index]
+                    ~ ' were expected (kept + changed); nothing was committed') }}
+            {%- endif -%}
             {%- do incremental_parquet__call('written', {
-                'relpath': slot.relpath, 'rows': rows_per_slot[index], 'first': written | length == 0}) -%}
+                'relpath': slot.relpath, 'rows': copied, 'first': written | length == 0}) -%}
             {%- do written.append(slot.relpath) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -187,7 +190,7 @@
 {#- Step 7: what the delta changes in the lake. Returns {'changed_rows', 'deleted_rows',
     'recompute_values', 'partitions_json' (the touched partitions, in slot order),
     'feed' (record_changes: the values of the changed and deleted rows, old and new)} and
-    leaves the temp tables changed, deleted, parts. -#}
+    leaves the temp tables changed, deleted, replaced, parts. -#}
 {% macro incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) %}
     {%- set q = incremental_parquet__quote -%}
     {%- set keys = settings.unique_key -%}
@@ -268,33 +271,49 @@
     {{ return({
         'partitions_json': figures[0], 'changed_rows': figures[1] | int, 'deleted_rows': figures[2] | int,
         'recompute_values': none if figures[3] is none else figures[3] | int, 'feed': feed,
-        'parts': parts, 'changed': changed, 'deleted': deleted}) }}
+        'parts': parts, 'changed': changed, 'deleted': deleted, 'replaced': replaced}) }}
 {% endmacro %}
 
 
-{#- Step 9: the rows of every touched partition after the run, numbered by slot (the plan's
-    order): the rows kept from the files it retires (not changed, not deleted) and the changed
-    rows. Returns the temp table's name. -#}
-{% macro incremental_parquet__merge(plan, settings, changes, out_names, tmp, temp_tables) %}
+{#- Step 9: the rows each touched partition holds after the run, by slot (the plan's order):
+    the rows its retired file keeps (its rows minus those changed or deleted) plus the changed
+    rows that land in it. Computed from the counts before any file is written, so a partition
+    left empty gets no file and every COPY is checked against it. Returns [rows of slot 0, ...]. -#}
+{% macro incremental_parquet__rows_per_slot(plan, settings, changes) %}
     {%- set q = incremental_parquet__quote -%}
     {%- set keys = settings.unique_key -%}
-    {%- set merged = tmp ~ 'merged' -%}
-    {%- do temp_tables.append(merged) -%}
-    {%- set retired_uris = [] -%}
-    {%- for slot in plan.writes if slot.retired -%}
-        {%- do retired_uris.append(slot.retired_uri) -%}
+    {%- set pcols = settings.partition_names -%}
+    {%- set counted = {} -%}
+    {%- for row in run_query('select p.__chrono_slot, (select count(*) from ' ~ q(changes.changed) ~ ' as c where '
+        ~ incremental_parquet__match(pcols, 'c', 'p') ~ '), (select count(*) from ' ~ q(changes.replaced) ~ ' as r where '
+        ~ incremental_parquet__match(pcols, 'r', 'p') ~ ' and (exists (select 1 from ' ~ q(changes.changed) ~ ' as c where '
+        ~ incremental_parquet__match(keys, 'r', 'c') ~ ') or exists (select 1 from ' ~ q(changes.deleted) ~ ' as x where '
+        ~ incremental_parquet__match(keys, 'r', 'x') ~ '))) from ' ~ q(changes.parts) ~ ' as p').rows -%}
+        {%- do counted.update({row[0] | int: {'new': row[1] | int, 'removed': row[2] | int}}) -%}
     {%- endfor -%}
-    {%- set rows = ['select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(changes.changed)] -%}
-    {%- if retired_uris -%}
-        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql(retired_uris, []) ~ ' as k anti join '
+    {%- set rows = [] -%}
+    {%- for slot in plan.writes -%}
+        {%- set figures = counted[loop.index0] -%}
+        {%- do rows.append(figures.new + ((slot.retired_rows - figures.removed) if slot.retired else 0)) -%}
+    {%- endfor -%}
+    {{ return(rows) }}
+{% endmacro %}
+
+
+{#- Step 9: the query of one touched partition's rows after the run (slot `index`): the changed
+    rows that land in it, and the rows of its retired file neither changed nor deleted. -#}
+{% macro incremental_parquet__slot_rows_sql(slot, index, settings, changes, out_names) %}
+    {%- set q = incremental_parquet__quote -%}
+    {%- set keys = settings.unique_key -%}
+    {%- set rows = ['select ' ~ incremental_parquet__columns(out_names, 'c.') ~ ' from ' ~ q(changes.changed) ~ ' as c semi join '
+        ~ q(changes.parts) ~ ' as p on ' ~ incremental_parquet__match(settings.partition_names, 'c', 'p')
+        ~ ' and p.__chrono_slot = ' ~ index] -%}
+    {%- if slot.retired -%}
+        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([slot.retired_uri], []) ~ ' as k anti join '
             ~ q(changes.changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'k', 'c') ~ ' anti join '
             ~ q(changes.deleted) ~ ' as x on ' ~ incremental_parquet__match(keys, 'k', 'x')) -%}
     {%- endif -%}
-    {%- do run_query(incremental_parquet__temp_table_sql(merged,
-        'select m.*, p.__chrono_slot from (' ~ (rows | join(' union all by name ')) ~ ') as m inner join '
-        ~ q(changes.parts) ~ ' as p on ' ~ incremental_parquet__match(settings.partition_names, 'm', 'p')
-        ~ ' order by p.__chrono_slot')) -%}
-    {{ return(merged) }}
+    {{ return('select ' ~ incremental_parquet__columns(out_names) ~ ' from (' ~ (rows | join(' union all by name ')) ~ ')') }}
 {% endmacro %}
 
 

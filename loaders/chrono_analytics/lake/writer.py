@@ -196,13 +196,15 @@ def decide_schema(
 @dataclass(frozen=True)
 class Slot:
     """One touched partition: the file it gets (written when it keeps rows) and the file it
-    retires (its current one, read for the rows it keeps; None in a full refresh)."""
+    retires (its current one, read for the rows it keeps, and its rows; None in a full
+    refresh)."""
 
     partition: dict[str, Any]
     relpath: str
     uri: str
     retired: str | None
     retired_uri: str | None
+    retired_rows: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -211,6 +213,7 @@ class Slot:
             "uri": self.uri,
             "retired": self.retired,
             "retired_uri": self.retired_uri,
+            "retired_rows": self.retired_rows,
         }
 
 
@@ -302,6 +305,7 @@ def plan(
                 store.uri(relpath),
                 None if old is None else old.path,
                 None if old is None else store.uri(old.path),
+                0 if old is None else old.rows,
             )
         )
     if full_refresh:

@@ -177,19 +177,53 @@
         'content_analytics': 'processing_date', 'project_analytics': 'analytics_date'})) }}
 {% endmacro %}
 
-{#- The days the marts `upstreams` ({model: its day column}) changed (their change feeds),
-    plus, with include_domain_changes, the days holding pages of domains or projects changed
-    since run.since (this reads the source). None when a feed cannot tell. -#}
-{% macro days_changed_upstream(run, upstreams, include_domain_changes=false) %}
-    {%- set days = [] -%}
+{#- The values the marts `upstreams` ({model: a record_changes column of it}) changed since
+    the current model last read them (their change feeds), without repeats; None when a feed
+    cannot tell. -#}
+{% macro feeds_upstream(run, upstreams) %}
+    {%- set values = [] -%}
     {%- for upstream, column in upstreams.items() -%}
         {%- set changed = upstream_changes(run, upstream, column) -%}
         {%- if changed is none -%}
             {{ return(none) }}
         {%- endif -%}
-        {%- do days.extend(changed) -%}
+        {%- do values.extend(changed) -%}
     {%- endfor -%}
-    {%- set query = values_query(days | unique | list, 'date') -%}
+    {{ return(values | unique | list) }}
+{% endmacro %}
+
+{#- The domains domain_archive_monthly recomputes (every archive month of each): the domains of
+    the cdx_records and content_analytics rows changed, moved or deleted since it last read them
+    (their change feeds hold old and new values, so a renamed domain's old rows go too). None
+    (everything) when a feed cannot tell, and during a backfill, whose range names days. -#}
+{% macro domains_changed_in_lake(run) %}
+    {{ return(domains_changed_upstream(run, {'cdx_records': 'domain', 'content_analytics': 'domain'})) }}
+{% endmacro %}
+
+{#- The domains domain_archive_summary recomputes: those domain_archive_monthly changed. -#}
+{% macro domains_changed_monthly(run) %}
+    {{ return(domains_changed_upstream(run, {'domain_archive_monthly': 'domain'})) }}
+{% endmacro %}
+
+{#- A recompute set of domains from the change feeds of `upstreams` ({model: its domain
+    column}); None when a feed cannot tell or a backfill runs. -#}
+{% macro domains_changed_upstream(run, upstreams) %}
+    {%- set domains = feeds_upstream(run, upstreams) -%}
+    {%- if domains is none or backfill_range() is not none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(values_query(domains, 'varchar')) }}
+{% endmacro %}
+
+{#- The days the marts `upstreams` ({model: its day column}) changed (their change feeds),
+    plus, with include_domain_changes, the days holding pages of domains or projects changed
+    since run.since (this reads the source). None when a feed cannot tell. -#}
+{% macro days_changed_upstream(run, upstreams, include_domain_changes=false) %}
+    {%- set days = feeds_upstream(run, upstreams) -%}
+    {%- if days is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query = values_query(days, 'date') -%}
     {%- set backfill = backfill_range() -%}
     {%- if backfill is not none -%}
         {%- set query = query ~ " union select cast(range as date) from range(date '" ~ backfill['from']

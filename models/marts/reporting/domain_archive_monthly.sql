@@ -1,6 +1,8 @@
 {{ config(
     partition_by=[{'name': 'archive_year', 'data_type': 'integer'}],
     unique_key=['domain', 'domain_category', 'archive_month_start'],
+    recompute={'column': 'domain', 'values': 'domains_changed_in_lake', 'inline': true},
+    record_changes=['domain'],
     order_by=['archive_month_start', 'domain'],
 ) }}
 {#- The analytics API's domain analysis, pre-aggregated per domain, domain category and archive

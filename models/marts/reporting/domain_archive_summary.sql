@@ -1,6 +1,7 @@
 {{ config(
     partition_by=[{'name': 'domain_category', 'data_type': 'varchar'}],
     unique_key=['domain', 'domain_category'],
+    recompute={'column': 'domain', 'values': 'domains_changed_monthly', 'inline': true},
     order_by=['domain'],
 ) }}
 {#- The analytics API's domain analysis over all archive months: one row per domain and domain

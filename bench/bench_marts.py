@@ -1,7 +1,7 @@
 """Benchmark of the marts at scale: full build, no-change run, incremental runs, memory, sizes.
 
     .venv/bin/python bench/bench_marts.py --pages 1000000,3000000 [--delta 10000]
-        [--workdir /tmp/chrono-bench]
+        [--delta-window 100000] [--workdir /tmp/chrono-bench]
 
 For each page count, in one run of this script (so the figures compare side by side), a
 dedicated embedded PostgreSQL gets a fresh copy of the synthetic pages (generated once per
@@ -10,8 +10,10 @@ tests are not part of the figures) times:
 1. a full build of cdx_records + content_analytics (and their upstream views) from nothing;
 2. a full build of all marts from nothing;
 3. a rerun with no source change;
-4. an incremental run after the same `--delta` pages changed (10,000 by default), the figure
-   compared across page counts (its cost should follow the delta, not the lake);
+4. an incremental run after the same `--delta` pages changed (10,000 by default, spread over
+   the newest `--delta-window` pages, 100,000 by default: the same changed pages at every page
+   count, where a scraper's updates land), the figure compared across page counts (its cost
+   should follow the delta, not the lake);
 5. an incremental run after 1% of the pages changed (it also re-reads step 4's pages, which
    are within the lookback);
 reporting wall time, peak RSS of the dbt process, each mart's own seconds (from the snapshot
@@ -46,7 +48,7 @@ MARTS = (
 )
 
 
-def run_at(pages: int, delta: int, workdir: Path) -> dict[str, object]:
+def run_at(pages: int, delta: int, delta_window: int, workdir: Path) -> dict[str, object]:
     source, seed_seconds = start_source(workdir, pages)
     if seed_seconds:
         print(f"seeded {pages:,} pages in {seed_seconds:.1f} s", flush=True)
@@ -83,7 +85,7 @@ def run_at(pages: int, delta: int, workdir: Path) -> dict[str, object]:
     # the fixed delta first: a later run re-reads the pages earlier runs touched within the
     # lookback (one hour), so only the first change after the no-change run is the same
     # delta at every page count
-    changed = touch_pages(source.admin_dsn, delta)
+    changed = touch_pages(source.admin_dsn, delta, delta_window)
     timed(f"{changed:,} pages changed", "run", "--select", "marts")
     changed = touch_pages(source.admin_dsn, pages // 100)
     timed(f"1% changed ({changed:,} pages)", "run", "--select", "marts")
@@ -103,11 +105,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", default="1000000", help="page counts, comma-separated")
     parser.add_argument("--delta", type=int, default=10_000)
+    parser.add_argument(
+        "--delta-window", type=int, default=100_000, help="the delta's pages: among the newest N"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(p) for p in args.pages.split(",")]
-    results = {pages: run_at(pages, args.delta, args.workdir) for pages in sizes}
+    results = {pages: run_at(pages, args.delta, args.delta_window, args.workdir) for pages in sizes}
 
     labels = list(next(iter(results.values()))["runs"])  # type: ignore[call-overload]
     print(f"\n{'run':<44}" + "".join(f"{f'{p:,} pages':>28}" for p in sizes))

@@ -118,15 +118,16 @@ def relation_bytes(dsn: str, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def touch_pages(dsn: str, count: int, recent_share: float = 0.1) -> int:
-    """Update `count` pages as the application would, spread over the most recently created
-    `recent_share` of them (where a scraper's updates land): a new status, one more retry,
-    and updated_at = now() (the transaction's time, as the application stamps it)."""
+def touch_pages(dsn: str, count: int, window: int | None = None) -> int:
+    """Update `count` pages as the application would, spread evenly over the `window` most
+    recently created pages (where a scraper's updates land; default: the newest tenth of the
+    table): a new status, one more retry, and updated_at = now() (the transaction's time, as
+    the application stamps it)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select max(id) from scrape_pages")
         row = cur.fetchone()
         newest = int(row[0]) if row and row[0] else 0
-        recent = max(1, round(newest * recent_share))
+        recent = max(1, window if window is not None else round(newest * 0.1))
         step = max(1, recent // max(1, count))
         cur.execute(
             "update scrape_pages set status = 'completed', retry_count = retry_count + 1, "

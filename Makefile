@@ -26,7 +26,7 @@ test: setup  ## every test: ruff, mypy, sqlfluff, the semantic layer's configs, 
 	$(BIN)/dbt deps --quiet
 	$(BIN)/dbt parse --quiet
 	$(MF_OFFLINE) $(BIN)/mf validate-configs --skip-dw
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 setup: $(STAMP)
 

@@ -32,20 +32,25 @@ _db_numbers = itertools.count(1)
 
 # Test files that take longest (seconds of one `pytest --durations=0` run on this 2-core
 # machine, setup included), started first: `make test` runs files on two workers
-# (--dist loadfile), and a long file started last would run alone at the end.
+# (--dist loadfile --no-loadscope-reorder, so files go out in this order; xdist's default
+# order is by test count, which put the long one-test files last, each running alone at the
+# end).
 LONGEST_FIRST = (
-    "test_incremental_parquet.py",
-    "test_sync.py",
-    "test_lake_readers.py",
-    "test_api.py",
-    "test_demo.py",
-    "test_lake_s3.py",
-    "test_marts_incremental.py",
-    "test_analysts_command.py",
-    "test_marts_derivations.py",
-    "test_events_models.py",
-    "test_docs.py",
-    "test_lake_engines.py",
+    "test_incremental_parquet.py",  # 354 s
+    "test_sync.py",  # 176 s
+    "test_lake_readers.py",  # 159 s
+    "test_demo.py",  # 105 s
+    "test_events_models.py",  # 102 s
+    "test_analysts_command.py",  # 91 s
+    "test_api.py",  # 90 s
+    "test_lake_s3.py",  # 85 s
+    "test_marts_incremental.py",  # 74 s
+    "test_source_role.py",  # 62 s
+    "test_docs.py",  # 61 s
+    "test_source_freshness_and_outage.py",  # 51 s
+    "test_staging.py",  # 45 s
+    "test_lake_engines.py",  # 40 s
+    "test_marts_derivations.py",  # 38 s
 )
 
 

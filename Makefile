@@ -38,6 +38,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 bench: setup  ## long benchmarks at 1,000,000 (and 3,000,000) pages / events (not part of make test)
 	$(BIN)/python bench/bench_marts.py --pages 1000000,3000000
+	$(BIN)/python bench/bench_cycles.py --pages 1000000
 	$(BIN)/python bench/bench_sync.py --pages 1000000
 	$(BIN)/python bench/bench_readers.py --pages 1000000
 	$(BIN)/python bench/bench_events.py --events 1000000

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from bench_sync import proc_stats
-from common import PROJECT_ROOT, start_source, timed_dbt, touch_pages, warehouse_env
+from common import PROJECT_ROOT, built_for_sync, touch_pages
 
 
 def cycles(log: Path) -> list[dict[str, object]]:
@@ -44,12 +44,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    source, _ = start_source(args.workdir, args.pages)
-    env = warehouse_env(source.dsn, args.workdir)
-    env["CHRONO_HOME"] = str(args.workdir / "cycles-home")
-    env["CHRONO_EVENTS_ROOT"] = str(args.workdir / "events")
-    timed_dbt(env, "seed")
-    build = timed_dbt(env, "run", "--full-refresh", "--select", "+marts")
+    source, env, build = built_for_sync(args.workdir, args.pages, "cycles-home")
     print(f"{args.pages:,} pages: full build of all marts {build.seconds:.1f} s", flush=True)
 
     steps: list[tuple[str, int, int | None]] = [("no change", 0, None), ("no change", 0, None)]

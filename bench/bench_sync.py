@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg2
 
 from chrono_analytics.lake.reader import Lake
-from common import PROJECT_ROOT, start_source, timed_dbt, warehouse_env
+from common import PROJECT_ROOT, built_for_sync
 
 
 @dataclass
@@ -154,12 +154,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    source, _ = start_source(args.workdir, args.pages)
-    env = warehouse_env(source.dsn, args.workdir)
-    env["CHRONO_HOME"] = str(args.workdir / "sync-home")
-    env["CHRONO_EVENTS_ROOT"] = str(args.workdir / "events")
-    timed_dbt(env, "seed")
-    build = timed_dbt(env, "run", "--full-refresh", "--select", "+marts")
+    source, env, build = built_for_sync(args.workdir, args.pages, "sync-home")
     print(f"built all marts in {build.seconds:.1f} s", flush=True)
 
     cli = str(Path(sys.executable).parent / "chrono-analytics")

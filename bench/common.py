@@ -107,6 +107,21 @@ def warehouse_env(dsn: str, workdir: Path) -> dict[str, str]:
     return env
 
 
+def built_for_sync(
+    workdir: Path, pages: int, home: str
+) -> tuple[BenchSource, dict[str, str], TimedRun]:
+    """A fresh source of `pages` pages, all marts built from nothing (`dbt run --full-refresh
+    --select +marts`, timed), and the environment a `chrono-analytics sync` of the bench runs
+    in: CHRONO_HOME `workdir/home`, the raw events under `workdir/events`."""
+    source, _ = start_source(workdir, pages)
+    env = warehouse_env(source.dsn, workdir)
+    env["CHRONO_HOME"] = str(workdir / home)
+    env["CHRONO_EVENTS_ROOT"] = str(workdir / "events")
+    timed_dbt(env, "seed")
+    build = timed_dbt(env, "run", "--full-refresh", "--select", "+marts")
+    return source, env, build
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*.parquet") if p.is_file())
 

@@ -211,7 +211,7 @@ def main() -> None:
         f"({load.changes / max(load.seconds, 1):.1f}/s), {len(load.samples)} samples"
     )
     if latencies:
-        q = statistics.quantiles(latencies, n=20)
+        q = statistics.quantiles(latencies, n=20, method="inclusive")
         print(
             f"commit -> visible through Lake.query: p50 {statistics.median(latencies):.1f} s, "
             f"p95 {q[18]:.1f} s, max {latencies[-1]:.1f} s; not visible: {len(missing)}; "

@@ -99,27 +99,23 @@ def op_schema(request: Mapping[str, Any]) -> Any:
     return decision.to_json()
 
 
+def _partitions(request: Mapping[str, Any]) -> list[Any]:
+    """The request's partitions: a JSON list SQL built (to_json) or a list."""
+    raw = request["partitions"]
+    return (json.loads(raw) if isinstance(raw, str) else raw) or []
+
+
 def op_plan(request: Mapping[str, Any]) -> Any:
     run = _run(request)
-    partitions = (
-        json.loads(request["partitions"])
-        if isinstance(request["partitions"], str)
-        else request["partitions"]
-    )
     run.plan = writer.plan(
-        run.settings, run.start.snapshot, run.start.full_refresh, partitions or []
+        run.settings, run.start.snapshot, run.start.full_refresh, _partitions(request)
     )
     return run.plan.to_json()
 
 
 def op_partition_files(request: Mapping[str, Any]) -> Any:
     run = _run(request)
-    partitions = (
-        json.loads(request["partitions"])
-        if isinstance(request["partitions"], str)
-        else request["partitions"]
-    )
-    return writer.partition_files(run.settings, run.start.snapshot, partitions or [])
+    return writer.partition_files(run.settings, run.start.snapshot, _partitions(request))
 
 
 def op_written(request: Mapping[str, Any]) -> Any:

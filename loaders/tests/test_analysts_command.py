@@ -9,7 +9,7 @@ from warehouse_helpers import Warehouse
 
 
 def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_path: Path) -> None:
-    warehouse = Warehouse(shared_source_dsn, tmp_path / "fresh.duckdb", tmp_path / "lake")
+    warehouse = Warehouse(shared_source_dsn, tmp_path / "chrono.duckdb", tmp_path / "lake")
     result = warehouse.dbt("build", "--select", "marts")
     assert "ERROR=0" in result.stdout
     with warehouse.connect() as conn:

@@ -26,7 +26,7 @@ from chrono_analytics.lake.reader import Lake
 from chrono_analytics.lake.snapshot import NULL_PARTITION, Snapshot
 from chrono_analytics.lake.store import open_store
 from chrono_analytics.lake.writer import revert
-from warehouse_helpers import Warehouse, admin_dsn, reference_wayback
+from warehouse_helpers import Warehouse, admin_dsn, reference_wayback, target_folder
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "incremental_project"
 PAGES = 2_000
@@ -127,7 +127,7 @@ class FixtureLake:
         check: bool = True,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        cli = [*args, "--target-path", str(self.folder / "target")]
+        cli = list(args)
         if dbt_vars:
             cli += ["--vars", json.dumps(dbt_vars)]
         return self.warehouse.dbt(*cli, check=check, project_dir=FIXTURE, extra_env=env)
@@ -326,8 +326,7 @@ def test_rendering_takes_no_lock_and_changes_no_file(built: FixtureLake, tmp_pat
     after.pop(built.location / "_chrono" / "write.lock", None)
     assert after == before
     compiled = (
-        built.folder
-        / "target"
+        target_folder(FIXTURE, ())
         / "compiled"
         / "incremental_fixture"
         / "models"

@@ -3,6 +3,7 @@ reference Wayback timestamp parser."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -25,6 +26,11 @@ TARGET = PROJECT_ROOT / (
     if os.environ.get("PYTEST_XDIST_WORKER")
     else "target"
 )
+# The warehouse paths dbt is given, relative to the folder it runs in (the DuckDB file's):
+# dbt parses the whole project again whenever a profile value changes, and a partial parse
+# saves 2-5 s a command, so every warehouse named chrono.duckdb beside its lake/ shares the
+# worker's saved parse.
+RELATIVE_TO_RUN_FOLDER = ("CHRONO_DUCKDB_PATH", "CHRONO_LAKE_ROOT")
 DBT = str(Path(sys.executable).parent / "dbt")
 # Every mart of the project: the public models, stored in the lake.
 MARTS = (
@@ -41,6 +47,17 @@ MARTS = (
     "performance_daily",
     "project_members",
 )
+
+
+def target_folder(project: Path, args: tuple[str, ...]) -> Path:
+    """The worker's target folder for dbt commands on `project` with the --vars of `args`:
+    dbt keeps one saved parse per folder and parses the whole project again when the vars
+    change, so each vars value gets a folder of its own."""
+    name = TARGET.name if project == PROJECT_ROOT else f"{TARGET.name}-{project.name}"
+    if "--vars" in args:
+        vars_hash = hashlib.sha256(args[args.index("--vars") + 1].encode()).hexdigest()
+        name += f"-vars-{vars_hash[:12]}"
+    return TARGET.with_name(name)
 
 
 def admin_dsn(dsn: str) -> str:
@@ -83,13 +100,35 @@ class Warehouse:
         project_dir: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run dbt from the project root (or `project_dir`, a dbt project with its own
-        profiles.yml), with `extra_env` added to the environment; on failure show its output
-        in the assertion."""
+        """Run dbt on the project (or `project_dir`, a dbt project with its own profiles.yml),
+        with `extra_env` added to the environment; on failure show its output in the
+        assertion. dbt runs in the DuckDB file's folder, given the warehouse's paths relative
+        to it (RELATIVE_TO_RUN_FOLDER), and saves its parse in the worker's target folder of
+        that project and --vars value (target_folder), unless `args` or `extra_env` name
+        another."""
+        project = project_dir or PROJECT_ROOT
+        folder = self.duckdb_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**self.env(), **(extra_env or {})}
+        lake_root = env.get("CHRONO_LAKE_ROOT", "")
+        if not env.get("CHRONO_EVENTS_ROOT") and os.path.isabs(lake_root):
+            # the events source's default (<lake root>/raw/events), made absolute here: the
+            # staging views keep the path they were built with
+            env["CHRONO_EVENTS_ROOT"] = os.path.join(lake_root, "raw", "events")
+        for name in RELATIVE_TO_RUN_FOLDER:
+            if os.path.isabs(env.get(name, "")):
+                env[name] = os.path.relpath(env[name], folder)
+        if "--target-path" not in args and "DBT_TARGET_PATH" not in (extra_env or {}):
+            env["DBT_TARGET_PATH"] = str(target_folder(project, args))
         result = subprocess.run(
-            [DBT, *args, "--log-path", str(self.duckdb_path.parent / "dbt-logs")],
-            cwd=project_dir or PROJECT_ROOT,
-            env={**self.env(), **(extra_env or {})},
+            [
+                DBT,
+                *args,
+                *("--project-dir", str(project), "--profiles-dir", str(project)),
+                *("--log-path", str(folder / "dbt-logs")),
+            ],
+            cwd=folder,
+            env=env,
             capture_output=True,
             text=True,
             check=False,

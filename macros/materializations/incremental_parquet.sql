@@ -73,6 +73,7 @@
         model's rows for it -#}
     {%- set recompute_filter = none -%}
     {%- set recomputed = none -%}
+    {%- set narrowed_inputs = 0 -%}
     {%- if not run.full_refresh and settings.recompute -%}
         {%- set values_sql = context[settings.recompute['values']]({
             'since': run.since, 'stored': q(stored), 'model': this.identifier,
@@ -82,13 +83,11 @@
             {%- do temp_tables.append(recomputed) -%}
             {%- do run_query(incremental_parquet__temp_table_sql(recomputed,
                 'select distinct value from (' ~ values_sql ~ ') as recompute_values(value)')) -%}
-            {%- if settings.recompute.inline -%}
-                {%- set recompute_filter = incremental_parquet__inline_filter_sql(settings.recompute.column, recomputed) -%}
-            {%- else -%}
-                {%- set recompute_filter = q(settings.recompute.column) ~ ' in (select value from ' ~ q(recomputed)
-                    ~ ') or (' ~ q(settings.recompute.column) ~ ' is null and exists (select 1 from ' ~ q(recomputed)
-                    ~ ' where value is null))' -%}
-            {%- endif -%}
+            {%- set recompute_filter = incremental_parquet__recompute_filter_sql(
+                q(settings.recompute.column), recomputed, settings.recompute.inline) -%}
+            {%- set narrowed = incremental_parquet__narrow_inputs(sql, recomputed, settings.recompute.inline) -%}
+            {%- set sql = narrowed[0] -%}
+            {%- set narrowed_inputs = narrowed[1] -%}
         {%- endif -%}
     {%- endif -%}
     {%- set delta = tmp ~ 'delta' -%}
@@ -156,7 +155,8 @@
     {#- 10. commit -#}
     {%- set stats = {
         'mode': 'full refresh' if run.full_refresh else 'incremental',
-        'recompute_values': changes.recompute_values, 'delta_rows': counts[0] | int,
+        'recompute_values': changes.recompute_values, 'narrowed_inputs': narrowed_inputs,
+        'delta_rows': counts[0] | int,
         'changed_rows': changes.changed_rows, 'deleted_rows': changes.deleted_rows,
         'files_written': written | length, 'files_retired': plan.retired | length,
         'read_seconds': read_seconds, 'write_seconds': write_seconds,

@@ -117,23 +117,53 @@
     {{ return('create or replace temp table ' ~ incremental_parquet__quote(name) ~ ' as ' ~ query) }}
 {% endmacro %}
 
-{#- The values of `column` an incremental run rebuilds, as the filter DuckDB pushes down
-    (`column in (v1, v2, ...)`, `or column is null` when NULL is among them), from the temp
-    table `table` (one column, `value`). -#}
-{% macro incremental_parquet__inline_filter_sql(column, table) %}
+{#- The filter keeping the rows whose `column_sql` (an SQL column reference) holds a value of
+    the recompute set, the temp table `table` (one column, `value`). `inline`: the values as
+    literals (`column in (v1, v2, ...)`, `or column is null` when NULL is among them), the form
+    DuckDB pushes down into a PostgreSQL scan; else a subquery on the table. -#}
+{% macro incremental_parquet__recompute_filter_sql(column_sql, table, inline) %}
+    {%- set values = incremental_parquet__quote(table) -%}
+    {%- if not inline -%}
+        {{ return(column_sql ~ ' in (select value from ' ~ values ~ ') or (' ~ column_sql
+            ~ ' is null and exists (select 1 from ' ~ values ~ ' where value is null))') }}
+    {%- endif -%}
     {%- set found = run_query(
         "select string_agg(case when typeof(value) in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', "
         ~ "'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') then cast(value as varchar) "
         ~ "else '''' || replace(cast(value as varchar), '''', '''''') || '''' end, ', ' order by value), "
-        ~ "count(*) filter (where value is null) from " ~ incremental_parquet__quote(table)).rows[0] -%}
+        ~ "count(*) filter (where value is null) from " ~ values).rows[0] -%}
     {%- set parts = [] -%}
     {%- if found[0] is not none -%}
-        {%- do parts.append(incremental_parquet__quote(column) ~ ' in (' ~ found[0] ~ ')') -%}
+        {%- do parts.append(column_sql ~ ' in (' ~ found[0] ~ ')') -%}
     {%- endif -%}
     {%- if (found[1] | int) > 0 -%}
-        {%- do parts.append(incremental_parquet__quote(column) ~ ' is null') -%}
+        {%- do parts.append(column_sql ~ ' is null') -%}
     {%- endif -%}
     {{ return(parts | join(' or ') if parts else 'false') }}
+{% endmacro %}
+
+{#- Where a model reads its input: `recomputed_input(column)` marks a filter that is `true` as
+    compiled (a full build, dbt compile, docs) and that an incremental run with a recompute set
+    replaces by the recompute filter on `column`: a column of that input holding, in every input
+    row, the recompute column's value of each output row the input row feeds (project_analytics:
+    a page's processing_date is the analytics_date of every group it counts in). The model's
+    rows are still filtered on the recompute column; the marker takes the filter to the input's
+    scan where DuckDB does not push it: through a common table expression the query references
+    more than once, which DuckDB materializes whole before any outer filter applies. -#}
+{% macro recomputed_input(column) -%}
+    /* incremental_parquet recomputed input: {{ column }} */ true
+{%- endmacro %}
+
+{#- The model's SQL with each recomputed_input marker replaced by the recompute filter on its
+    column, in parentheses; returns [the SQL, how many markers it replaced]. -#}
+{% macro incremental_parquet__narrow_inputs(sql, table, inline) %}
+    {%- set columns = modules.re.findall('/\* incremental_parquet recomputed input: ([A-Za-z_][A-Za-z0-9_.]*) \*/ true', sql) -%}
+    {%- set narrowed = namespace(sql=sql) -%}
+    {%- for column in columns | unique -%}
+        {%- set narrowed.sql = narrowed.sql | replace('/* incremental_parquet recomputed input: ' ~ column ~ ' */ true',
+            '(' ~ incremental_parquet__recompute_filter_sql(column, table, inline) ~ ')') -%}
+    {%- endfor -%}
+    {{ return([narrowed.sql, columns | length]) }}
 {% endmacro %}
 
 {#- The delta: the model's rows this run rebuilds (all of them, or those whose recompute

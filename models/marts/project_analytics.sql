@@ -48,6 +48,9 @@ content_analytics as (
         created_at,
         updated_at
     from {{ ref('content_analytics') }}
+    -- an incremental run reads the days it recomputes only (a page counts on its
+    -- processing_date, the analytics_date of its groups)
+    where {{ recomputed_input('processing_date') }}
 ),
 
 -- one row per page, under the names the aggregates below use

@@ -11,12 +11,16 @@
 
 with
 
+-- an incremental run reads the domains it recomputes only, in both marts (a page has the
+-- same domain in each)
 cdx_records as (
     select * from {{ ref('cdx_records') }}
+    where {{ recomputed_input('domain') }}
 ),
 
 content_analytics as (
     select * from {{ ref('content_analytics') }}
+    where {{ recomputed_input('domain') }}
 ),
 
 records as (

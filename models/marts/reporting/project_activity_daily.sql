@@ -14,6 +14,8 @@ with
 
 content_analytics as (
     select * from {{ ref('content_analytics') }}
+    -- an incremental run reads the days it recomputes only (see project_analytics)
+    where {{ recomputed_input('processing_date') }}
 ),
 
 pages as (

@@ -19,6 +19,8 @@ with
 
 content_analytics as (
     select * from {{ ref('content_analytics') }}
+    -- an incremental run reads the days it recomputes only (see project_analytics)
+    where {{ recomputed_input('processing_date') }}
 ),
 
 -- the day's processing cost of the project, as project_analytics computes it from the
@@ -30,7 +32,7 @@ project_days as (
         analytics_date,
         estimated_processing_cost_usd
     from {{ ref('project_analytics') }}
-    where aggregation_level = 'project'
+    where aggregation_level = 'project' and {{ recomputed_input('analytics_date') }}
 ),
 
 pages as (

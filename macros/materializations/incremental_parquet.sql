@@ -83,9 +83,9 @@
             {%- do temp_tables.append(recomputed) -%}
             {%- do run_query(incremental_parquet__temp_table_sql(recomputed,
                 'select distinct value from (' ~ values_sql ~ ') as recompute_values(value)')) -%}
-            {%- set recompute_filter = incremental_parquet__recompute_filter_sql(
-                q(settings.recompute.column), recomputed, settings.recompute.inline) -%}
-            {%- set narrowed = incremental_parquet__narrow_inputs(sql, recomputed, settings.recompute.inline) -%}
+            {%- set literals = incremental_parquet__recompute_literals(recomputed) if settings.recompute.inline else none -%}
+            {%- set recompute_filter = incremental_parquet__recompute_filter_sql(q(settings.recompute.column), recomputed, literals) -%}
+            {%- set narrowed = incremental_parquet__narrow_inputs(sql, recomputed, literals) -%}
             {%- set sql = narrowed[0] -%}
             {%- set narrowed_inputs = narrowed[1] -%}
         {%- endif -%}

@@ -117,26 +117,32 @@
     {{ return('create or replace temp table ' ~ incremental_parquet__quote(name) ~ ' as ' ~ query) }}
 {% endmacro %}
 
-{#- The filter keeping the rows whose `column_sql` (an SQL column reference) holds a value of
-    the recompute set, the temp table `table` (one column, `value`). `inline`: the values as
-    literals (`column in (v1, v2, ...)`, `or column is null` when NULL is among them), the form
-    DuckDB pushes down into a PostgreSQL scan; else a subquery on the table. -#}
-{% macro incremental_parquet__recompute_filter_sql(column_sql, table, inline) %}
-    {%- set values = incremental_parquet__quote(table) -%}
-    {%- if not inline -%}
-        {{ return(column_sql ~ ' in (select value from ' ~ values ~ ') or (' ~ column_sql
-            ~ ' is null and exists (select 1 from ' ~ values ~ ' where value is null))') }}
-    {%- endif -%}
+{#- The recompute set of the temp table `table` (one column, `value`) as SQL literals, read
+    once per run: {'values': 'v1, v2, ...' or none, 'has_null': whether NULL is among them}. -#}
+{% macro incremental_parquet__recompute_literals(table) %}
     {%- set found = run_query(
         "select string_agg(case when typeof(value) in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', "
         ~ "'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') then cast(value as varchar) "
         ~ "else '''' || replace(cast(value as varchar), '''', '''''') || '''' end, ', ' order by value), "
-        ~ "count(*) filter (where value is null) from " ~ values).rows[0] -%}
-    {%- set parts = [] -%}
-    {%- if found[0] is not none -%}
-        {%- do parts.append(column_sql ~ ' in (' ~ found[0] ~ ')') -%}
+        ~ "count(*) filter (where value is null) from " ~ incremental_parquet__quote(table)).rows[0] -%}
+    {{ return({'values': found[0], 'has_null': (found[1] | int) > 0}) }}
+{% endmacro %}
+
+{#- The filter keeping the rows whose `column_sql` (an SQL column reference) holds a value of
+    the recompute set, the temp table `table`. With `literals` (recompute_literals, for
+    `inline`): `column in (v1, v2, ...)`, `or column is null` when NULL is among them, the form
+    DuckDB pushes down into a PostgreSQL scan; without: a subquery on the table. -#}
+{% macro incremental_parquet__recompute_filter_sql(column_sql, table, literals) %}
+    {%- if literals is none -%}
+        {%- set values = incremental_parquet__quote(table) -%}
+        {{ return(column_sql ~ ' in (select value from ' ~ values ~ ') or (' ~ column_sql
+            ~ ' is null and exists (select 1 from ' ~ values ~ ' where value is null))') }}
     {%- endif -%}
-    {%- if (found[1] | int) > 0 -%}
+    {%- set parts = [] -%}
+    {%- if literals['values'] is not none -%}
+        {%- do parts.append(column_sql ~ ' in (' ~ literals['values'] ~ ')') -%}
+    {%- endif -%}
+    {%- if literals.has_null -%}
         {%- do parts.append(column_sql ~ ' is null') -%}
     {%- endif -%}
     {{ return(parts | join(' or ') if parts else 'false') }}
@@ -151,17 +157,25 @@
     scan where DuckDB does not push it: through a common table expression the query references
     more than once, which DuckDB materializes whole before any outer filter applies. -#}
 {% macro recomputed_input(column) -%}
+    {{ incremental_parquet__input_marker(column) }}
+{%- endmacro %}
+
+{#- The text of a recomputed_input marker, written in one place for the macro that writes it
+    and the one that replaces it. -#}
+{% macro incremental_parquet__input_marker(column) -%}
     /* incremental_parquet recomputed input: {{ column }} */ true
 {%- endmacro %}
 
 {#- The model's SQL with each recomputed_input marker replaced by the recompute filter on its
     column, in parentheses; returns [the SQL, how many markers it replaced]. -#}
-{% macro incremental_parquet__narrow_inputs(sql, table, inline) %}
-    {%- set columns = modules.re.findall('/\* incremental_parquet recomputed input: ([A-Za-z_][A-Za-z0-9_.]*) \*/ true', sql) -%}
+{% macro incremental_parquet__narrow_inputs(sql, table, literals) %}
+    {%- set pattern = modules.re.escape(incremental_parquet__input_marker('COLUMN') ~ '')
+        | replace('COLUMN', '([A-Za-z_][A-Za-z0-9_.]*)') -%}
+    {%- set columns = modules.re.findall(pattern, sql) -%}
     {%- set narrowed = namespace(sql=sql) -%}
     {%- for column in columns | unique -%}
-        {%- set narrowed.sql = narrowed.sql | replace('/* incremental_parquet recomputed input: ' ~ column ~ ' */ true',
-            '(' ~ incremental_parquet__recompute_filter_sql(column, table, inline) ~ ')') -%}
+        {%- set narrowed.sql = narrowed.sql | replace(incremental_parquet__input_marker(column) ~ '',
+            '(' ~ incremental_parquet__recompute_filter_sql(column, table, literals) ~ ')') -%}
     {%- endfor -%}
     {{ return([narrowed.sql, columns | length]) }}
 {% endmacro %}

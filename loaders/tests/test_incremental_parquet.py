@@ -521,9 +521,26 @@ def test_a_downstream_model_follows_the_change_feed(
         count, total = expected.get(row[5], (0, 0))
         expected[row[5]] = (count + 1, total + row[4])
     assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
-    # a rerun with no change recomputes nothing
+    # a rerun with no change recomputes nothing: the model skips to its commit (the watermark
+    # and the upstream version it consumed move on), writing no file
+    files = lake.data_files()
+    version = lake.snapshot().version
     lake.dbt("run", "--select", "pages_by_year", "pages_yearly_counts")
-    assert lake.stats()["recompute_values"] == 0
+    stats = lake.stats()
+    assert stats["recompute_values"] == 0 and stats["nothing_to_recompute"] is True, stats
+    assert stats["files_written"] == 0 and lake.data_files() == files
+    assert lake.snapshot().version == version + 1
+    assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
+    # ... but not past a schema change: a new column still meets on_schema_change='fail'
+    added = lake.run(dbt_vars={"yearly_counts_variant": "extra_column"}, check=False)
+    assert added.returncode != 0 and "New columns: [extra_column INTEGER]" in added.stdout
+    assert lake.data_files() == files
+    # a column Parquet stores with another type is named (HUGEINT sum -> DOUBLE)
+    uncast = lake.run(
+        "--full-refresh", dbt_vars={"yearly_counts_variant": "uncast_total"}, check=False
+    )
+    assert uncast.returncode == 0, uncast.stdout[-2000:]
+    assert "column retry_total is HUGEINT in the model and DOUBLE in Parquet" in uncast.stdout
 
 
 def test_two_partition_levels(make_source_db: Callable[..., str], tmp_path: Path) -> None:

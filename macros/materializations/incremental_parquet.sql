@@ -16,7 +16,8 @@
     1. begin     lock the lake, read its current snapshot, full or incremental      (Python)
     2. clock     the watermark for the next run, read before any data              (SQL)
     3. stored    a view over the current snapshot's files                           (SQL)
-    4. delta     the recompute set, then the model's rows for it                    (SQL)
+    4. delta     the recompute set, then the model's rows for it (none to recompute:
+                 on to step 10, when the model's columns are the lake's)           (SQL)
     5. check     columns present, no NULL or duplicate key                          (Python)
     6. schema    the written columns against the lake's (on_schema_change)          (Python)
     7. changes   changed rows, deleted rows, the partitions they touch              (SQL)
@@ -90,72 +91,93 @@
             {%- set narrowed_inputs = narrowed[1] -%}
         {%- endif -%}
     {%- endif -%}
-    {%- set delta = tmp ~ 'delta' -%}
-    {%- do temp_tables.append(delta) -%}
-    {%- set read_started = modules.datetime.datetime.now() -%}
-    {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter))) -%}
-    {%- set read_seconds = (modules.datetime.datetime.now() - read_started).total_seconds() -%}
+    {#- nothing to recompute: an empty recompute set holds no stored row and yields no model row,
+        so when the model's columns are the lake's (no schema change to apply or refuse) the
+        run skips steps 4 (the model's rows) to 9 and commits the new watermark and the upstream
+        versions it consumed, with nothing written -#}
+    {%- set nothing_to_recompute = recomputed is not none
+        and incremental_parquet__nothing_to_recompute(recomputed, sql, run.columns) -%}
+    {%- if nothing_to_recompute -%}
+        {%- set counts = [0, 0, 0] -%}
+        {%- set read_seconds, write_seconds = 0, 0 -%}
+        {%- set empty_feed = {} -%}
+        {%- for name in settings.record_changes -%}
+            {%- do empty_feed.update({name: '[]'}) -%}
+        {%- endfor -%}
+        {%- set changes = {'recompute_values': 0, 'changed_rows': 0, 'deleted_rows': 0, 'feed': empty_feed} -%}
+        {%- set plan = {'retired': []} -%}
+        {%- set written = [] -%}
+    {%- else -%}
+        {%- set delta = tmp ~ 'delta' -%}
+        {%- do temp_tables.append(delta) -%}
+        {%- set read_started = modules.datetime.datetime.now() -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter))) -%}
+        {%- set read_seconds = (modules.datetime.datetime.now() - read_started).total_seconds() -%}
 
-    {#- 5. check: the configured columns exist, no key is NULL or repeated -#}
-    {%- set model_columns = incremental_parquet__describe('select * from ' ~ q(delta)) -%}
-    {%- set key_list = incremental_parquet__columns(keys) -%}
-    {%- set counts = run_query('select count(*), count(*) filter (where '
-        ~ incremental_parquet__columns(keys) | replace(', ', ' is null or ') ~ ' is null), count(distinct ('
-        ~ key_list ~ ')) from ' ~ q(delta)).rows[0] -%}
-    {%- do incremental_parquet__call('check', {
-        'columns': model_columns | map(attribute='name') | list,
-        'rows': counts[0] | int, 'null_keys': counts[1] | int}) -%}
-    {%- if (counts[2] | int) < (counts[0] | int) -%}
-        {%- set example = run_query('select ' ~ key_list ~ ' from ' ~ q(delta) ~ ' group by all having count(*) > 1 limit 1').rows[0] -%}
-        {%- do incremental_parquet__call('abort') -%}
-        {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': '
-            ~ ((counts[0] | int) - (counts[2] | int)) ~ ' rows repeat a unique_key (' ~ (keys | join(', '))
-            ~ '), e.g. ' ~ (example | list) ~ '; each key must appear once') }}
-    {%- endif -%}
-
-    {#- 6. schema: the columns as Parquet stores them (a round trip of an empty file) -#}
-    {%- set template = settings.location ~ '/_chrono/template-' ~ invocation_id ~ '.parquet' -%}
-    {%- do run_query('copy (select * from ' ~ q(delta) ~ ' limit 0) to ' ~ incremental_parquet__literal(template)
-        ~ ' (format parquet)') -%}
-    {%- set schema = incremental_parquet__call('schema', {'columns': incremental_parquet__describe(
-        'select * from read_parquet(' ~ incremental_parquet__literal(template) ~ ')')}) -%}
-    {%- set out_names = schema.columns | map(attribute='name') | list -%}
-    {%- set delta_names = model_columns | map(attribute='name') | list -%}
-
-    {#- 7. changes -#}
-    {%- set changes = incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) -%}
-
-    {#- 8. plan: the file of each touched partition -#}
-    {%- set plan = incremental_parquet__call('plan', {'partitions': changes.partitions_json}) -%}
-
-    {#- 9. write: the rows of each touched partition after the run, sorted, one file each,
-        one partition at a time (memory holds one partition, not every touched one) -#}
-    {%- set write_started = modules.datetime.datetime.now() -%}
-    {%- set rows_per_slot = incremental_parquet__rows_per_slot(plan, settings, changes) -%}
-    {%- set written = [] -%}
-    {%- for slot in plan.writes -%}
-        {%- set index = loop.index0 -%}
-        {%- if rows_per_slot[index] > 0 -%}
-            {%- set copied = run_query('copy (' ~ incremental_parquet__slot_rows_sql(slot, index, settings, changes, out_names)
-                ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
-                ~ ') to ' ~ incremental_parquet__literal(slot.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
-            {%- if copied != rows_per_slot[index] -%}
-                {%- do incremental_parquet__call('abort') -%}
-                {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': partition '
-                    ~ slot.relpath.rsplit('/', 1)[0] ~ ' got ' ~ copied ~ ' rows, ' ~ rows_per_slot[index]
-                    ~ ' were expected (kept + changed); nothing was committed') }}
-            {%- endif -%}
-            {%- do incremental_parquet__call('written', {
-                'relpath': slot.relpath, 'rows': copied, 'first': written | length == 0}) -%}
-            {%- do written.append(slot.relpath) -%}
+        {#- 5. check: the configured columns exist, no key is NULL or repeated -#}
+        {%- set model_columns = incremental_parquet__describe('select * from ' ~ q(delta)) -%}
+        {%- set key_list = incremental_parquet__columns(keys) -%}
+        {%- set counts = run_query('select count(*), count(*) filter (where '
+            ~ incremental_parquet__columns(keys) | replace(', ', ' is null or ') ~ ' is null), count(distinct ('
+            ~ key_list ~ ')) from ' ~ q(delta)).rows[0] -%}
+        {%- do incremental_parquet__call('check', {
+            'columns': model_columns | map(attribute='name') | list,
+            'rows': counts[0] | int, 'null_keys': counts[1] | int}) -%}
+        {%- if (counts[2] | int) < (counts[0] | int) -%}
+            {%- set example = run_query('select ' ~ key_list ~ ' from ' ~ q(delta) ~ ' group by all having count(*) > 1 limit 1').rows[0] -%}
+            {%- do incremental_parquet__call('abort') -%}
+            {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': '
+                ~ ((counts[0] | int) - (counts[2] | int)) ~ ' rows repeat a unique_key (' ~ (keys | join(', '))
+                ~ '), e.g. ' ~ (example | list) ~ '; each key must appear once') }}
         {%- endif -%}
-    {%- endfor -%}
-    {%- set write_seconds = (modules.datetime.datetime.now() - write_started).total_seconds() -%}
+
+        {#- 6. schema: the columns as Parquet stores them (a round trip of an empty file) -#}
+        {%- set template = settings.location ~ '/_chrono/template-' ~ invocation_id ~ '.parquet' -%}
+        {%- do run_query('copy (select * from ' ~ q(delta) ~ ' limit 0) to ' ~ incremental_parquet__literal(template)
+            ~ ' (format parquet)') -%}
+        {%- set template_columns = incremental_parquet__describe(
+            'select * from read_parquet(' ~ incremental_parquet__literal(template) ~ ')') -%}
+        {%- do incremental_parquet__warn_converted_types(model_columns, template_columns) -%}
+        {%- set schema = incremental_parquet__call('schema', {'columns': template_columns}) -%}
+        {%- set out_names = schema.columns | map(attribute='name') | list -%}
+        {%- set delta_names = model_columns | map(attribute='name') | list -%}
+
+        {#- 7. changes -#}
+        {%- set changes = incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) -%}
+
+        {#- 8. plan: the file of each touched partition -#}
+        {%- set plan = incremental_parquet__call('plan', {'partitions': changes.partitions_json}) -%}
+
+        {#- 9. write: the rows of each touched partition after the run, sorted, one file each,
+            one partition at a time (memory holds one partition, not every touched one) -#}
+        {%- set write_started = modules.datetime.datetime.now() -%}
+        {%- set rows_per_slot = incremental_parquet__rows_per_slot(plan, settings, changes) -%}
+        {%- set written = [] -%}
+        {%- for slot in plan.writes -%}
+            {%- set index = loop.index0 -%}
+            {%- if rows_per_slot[index] > 0 -%}
+                {%- set copied = run_query('copy (' ~ incremental_parquet__slot_rows_sql(slot, index, settings, changes, out_names)
+                    ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
+                    ~ ') to ' ~ incremental_parquet__literal(slot.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
+                {%- if copied != rows_per_slot[index] -%}
+                    {%- do incremental_parquet__call('abort') -%}
+                    {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': partition '
+                        ~ slot.relpath.rsplit('/', 1)[0] ~ ' got ' ~ copied ~ ' rows, ' ~ rows_per_slot[index]
+                        ~ ' were expected (kept + changed); nothing was committed') }}
+                {%- endif -%}
+                {%- do incremental_parquet__call('written', {
+                    'relpath': slot.relpath, 'rows': copied, 'first': written | length == 0}) -%}
+                {%- do written.append(slot.relpath) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set write_seconds = (modules.datetime.datetime.now() - write_started).total_seconds() -%}
+    {%- endif -%}
 
     {#- 10. commit -#}
     {%- set stats = {
         'mode': 'full refresh' if run.full_refresh else 'incremental',
         'recompute_values': changes.recompute_values, 'narrowed_inputs': narrowed_inputs,
+        'nothing_to_recompute': nothing_to_recompute,
         'delta_rows': counts[0] | int,
         'changed_rows': changes.changed_rows, 'deleted_rows': changes.deleted_rows,
         'files_written': written | length, 'files_retired': plan.retired | length,
@@ -174,7 +196,7 @@
     {%- endfor -%}
     {%- do run_query('drop view if exists ' ~ q(stored)) -%}
 
-    {{ log('incremental_parquet ' ~ this.identifier ~ ': ' ~ stats.mode ~ ', snapshot ' ~ committed.version
+    {{ log('incremental_parquet ' ~ this.identifier ~ ': ' ~ stats.mode ~ (', nothing to recompute' if nothing_to_recompute else '') ~ ', snapshot ' ~ committed.version
         ~ ', ' ~ stats.delta_rows ~ ' delta rows, ' ~ stats.changed_rows ~ ' changed, ' ~ stats.deleted_rows
         ~ ' deleted, ' ~ stats.files_written ~ ' files written, ' ~ stats.files_retired ~ ' retired, in '
         ~ '%.2f' | format((modules.datetime.datetime.now() - started_at).total_seconds()) ~ ' s', info=true) }}

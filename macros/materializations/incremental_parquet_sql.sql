@@ -180,6 +180,32 @@
     {{ return([narrowed.sql, columns | length]) }}
 {% endmacro %}
 
+{#- Whether an incremental run has nothing to recompute: its recompute set (the temp table
+    `table`) is empty and the model's columns, as DuckDB binds `sql` (reading no row), are the
+    lake's `columns` (names, order and types). -#}
+{% macro incremental_parquet__nothing_to_recompute(table, sql, columns) %}
+    {%- if (run_query('select count(*) from ' ~ incremental_parquet__quote(table)).columns[0].values()[0] | int) > 0 -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(incremental_parquet__describe('select * from (\n' ~ sql ~ '\n) as model_rows') == columns) }}
+{% endmacro %}
+
+{#- Warn about each of the model's columns (`model_columns`) that Parquet stores with another
+    type (`stored_columns`, read back from a file written from them), e.g. a HUGEINT sum stored
+    as DOUBLE: readers see the stored type, and the model's incremental runs never find their
+    columns equal to the lake's, so they cannot skip when there is nothing to recompute. -#}
+{% macro incremental_parquet__warn_converted_types(model_columns, stored_columns) %}
+    {%- set stored = {} -%}
+    {%- for column in stored_columns -%}
+        {%- do stored.update({column.name: column.type}) -%}
+    {%- endfor -%}
+    {%- for column in model_columns if column.name in stored and stored[column.name] != column.type -%}
+        {%- do exceptions.warn('incremental_parquet ' ~ this.identifier ~ ': column ' ~ column.name ~ ' is '
+            ~ column.type ~ ' in the model and ' ~ stored[column.name] ~ ' in Parquet; cast it in the model'
+            ~ ' to the type its readers should see') -%}
+    {%- endfor -%}
+{% endmacro %}
+
 {#- The delta: the model's rows this run rebuilds (all of them, or those whose recompute
     column holds a value of the recompute set), one row per key (the greatest watermark, then
     every column, breaks ties). -#}

@@ -33,7 +33,7 @@ content_quality_daily as (
         {{ quality_bucket_label('quality_bucket_rank') }} as quality_bucket,
         count(*) as page_count,
         count(word_count) as pages_with_words,
-        coalesce(sum(word_count), 0) as total_word_count
+        cast(coalesce(sum(word_count), 0) as bigint) as total_word_count
     from bucketed
     group by processing_date, quality_bucket_rank
 )

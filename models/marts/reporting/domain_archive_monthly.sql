@@ -38,7 +38,8 @@ records as (
 ),
 
 domain_archive_monthly as (
-    select
+    -- each cast sum keeps its place beside its count (the lake's column order)
+    select  -- noqa: ST06
         domain,
         domain_category,
         cast(archive_month_start as date) as archive_month_start,
@@ -49,10 +50,10 @@ domain_archive_monthly as (
         -- row would differ in the last bits and be rewritten with no change
         sum(cast(quality_score as decimal(18, 3))) as quality_score_sum,
         count(content_length) as sized_records,
-        sum(content_length) as content_length_sum,
+        cast(sum(content_length) as bigint) as content_length_sum,
         count(*) filter (where is_high_value_content) as high_value_count,
         count(extraction_time_ms) as timed_extractions,
-        sum(extraction_time_ms) as extraction_time_ms_sum
+        cast(sum(extraction_time_ms) as bigint) as extraction_time_ms_sum
     from records
     group by domain, domain_category, archive_month_start
 )

@@ -192,12 +192,35 @@
     {{ return(values | unique | list) }}
 {% endmacro %}
 
-{#- The domains domain_archive_monthly recomputes (every archive month of each): the domains of
-    the cdx_records and content_analytics rows changed, moved or deleted since it last read them
-    (their change feeds hold old and new values, so a renamed domain's old rows go too). None
-    (everything) when a feed cannot tell, and during a backfill, whose range names days. -#}
-{% macro domains_changed_in_lake(run) %}
-    {{ return(domains_changed_upstream(run, {'cdx_records': 'domain', 'content_analytics': 'domain'})) }}
+{#- The (domain, archive month) groups domain_archive_monthly recomputes, as structs
+    {'domain', 'archive_month_start'}: the groups of the cdx_records rows changed, moved or
+    deleted since it last read them (cdx_records' change feed holds each such row's domain and
+    archive_date, old and new), and the groups of the cdx_records rows, in the snapshot this
+    run reads, whose content_analytics row changed (its feed holds their cdx_record_id; a
+    content row counts in its cdx row's group). None (everything) when a feed cannot tell, and
+    during a backfill, whose range names days. -#}
+{% macro domain_months_changed_in_lake(run) %}
+    {%- set records = upstream_changes(run, 'cdx_records', 'domain+archive_date') -%}
+    {%- set contents = upstream_changes(run, 'content_analytics', 'cdx_record_id') -%}
+    {%- if records is none or contents is none or backfill_range() is not none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set sources = ['select cast(null as varchar) as domain, cast(null as date) as archive_date where false'] -%}
+    {%- if records -%}
+        {%- set rows = [] -%}
+        {%- for record in records -%}
+            {%- do rows.append('(' ~ ('null' if record.domain is none else incremental_parquet__literal(record.domain))
+                ~ ', ' ~ ('null' if record.archive_date is none else incremental_parquet__literal(record.archive_date)) ~ ')') -%}
+        {%- endfor -%}
+        {%- do sources.append('select cast(domain as varchar), cast(archive_date as date) from (values '
+            ~ (rows | join(', ')) ~ ') as feed(domain, archive_date)') -%}
+    {%- endif -%}
+    {%- if contents -%}
+        {%- do sources.append('select domain, archive_date from ' ~ ref('cdx_records') ~ ' where record_id in ('
+            ~ values_query(contents, 'bigint') ~ ')') -%}
+    {%- endif -%}
+    {{ return("select distinct {'domain': domain, 'archive_month_start': cast(date_trunc('month', archive_date) as date)}"
+        ~ ' as value from (' ~ (sources | join(' union all ')) ~ ') as changed_records') }}
 {% endmacro %}
 
 {#- The domains domain_archive_summary recomputes: those domain_archive_monthly changed. -#}

@@ -85,7 +85,7 @@
             {%- do run_query(incremental_parquet__temp_table_sql(recomputed,
                 'select distinct value from (' ~ values_sql ~ ') as recompute_values(value)')) -%}
             {%- set literals = incremental_parquet__recompute_literals(recomputed) if settings.recompute.inline else none -%}
-            {%- set recompute_filter = incremental_parquet__recompute_filter_sql(q(settings.recompute.column), recomputed, literals) -%}
+            {%- set recompute_filter = incremental_parquet__recompute_filter_sql(incremental_parquet__struct_of(settings.recompute.columns), recomputed, literals) -%}
             {%- set narrowed = incremental_parquet__narrow_inputs(sql, recomputed, literals) -%}
             {%- set sql = narrowed[0] -%}
             {%- set narrowed_inputs = narrowed[1] -%}
@@ -101,8 +101,8 @@
         {%- set counts = [0, 0, 0] -%}
         {%- set read_seconds, write_seconds = 0, 0 -%}
         {%- set empty_feed = {} -%}
-        {%- for name in settings.record_changes -%}
-            {%- do empty_feed.update({name: '[]'}) -%}
+        {%- for entry in settings.record_changes -%}
+            {%- do empty_feed.update({entry.key: '[]'}) -%}
         {%- endfor -%}
         {%- set changes = {'recompute_values': 0, 'changed_rows': 0, 'deleted_rows': 0, 'feed': empty_feed} -%}
         {%- set plan = {'retired': []} -%}
@@ -219,7 +219,11 @@
     {%- set pcols = settings.partition_names -%}
     {%- set changed, deleted, replaced, parts = tmp ~ 'changed', tmp ~ 'deleted', tmp ~ 'replaced', tmp ~ 'parts' -%}
     {%- do temp_tables.extend([changed, deleted, replaced, parts]) -%}
-    {%- set tracked = (keys + pcols + settings.record_changes) | unique | list -%}
+    {%- set recorded_columns = [] -%}
+    {%- for entry in settings.record_changes -%}
+        {%- do recorded_columns.extend(entry.columns) -%}
+    {%- endfor -%}
+    {%- set tracked = (keys + pcols + recorded_columns) | unique | list -%}
     {%- set as_delta = [] -%}
     {%- for name in out_names -%}
         {%- do as_delta.append(q(name) if name in delta_names else 'null as ' ~ q(name)) -%}
@@ -240,9 +244,8 @@
             key of the delta -#}
         {%- set candidates = 'select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ q(stored) ~ ' as s' -%}
         {%- if recomputed is not none -%}
-            {%- set column = settings.recompute.column -%}
-            {%- set candidates = candidates ~ ' where s.' ~ q(column) ~ ' in (select value from ' ~ q(recomputed) ~ ')'
-                ~ ' or (s.' ~ q(column) ~ ' is null and exists (select 1 from ' ~ q(recomputed) ~ ' where value is null))'
+            {%- set candidates = candidates ~ ' where ' ~ incremental_parquet__recompute_filter_sql(
+                    incremental_parquet__struct_of(settings.recompute.columns, 's.'), recomputed, none)
                 ~ ' union select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ q(stored) ~ ' as s semi join '
                 ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd') -%}
         {%- endif -%}
@@ -276,18 +279,19 @@
         'select (select cast(to_json(coalesce(list({' ~ incremental_parquet__partition_struct(pcols) ~ '} order by __chrono_slot), []))'
         ~ ' as varchar) from ' ~ q(parts) ~ '), (select count(*) from ' ~ q(changed) ~ '), (select count(*) from ' ~ q(deleted)
         ~ '), ' ~ ('(select count(*) from ' ~ q(recomputed) ~ ')' if recomputed is not none else 'null')).rows[0] -%}
-    {#- the change feed: each record_changes column's values among changed rows (new), their
-        old versions and deleted rows; a full refresh records none (everything changed) -#}
+    {#- the change feed: each record_changes entry's values (a column's, or a struct of several
+        columns') among changed rows (new), their old versions and deleted rows; a full
+        refresh records none (everything changed) -#}
     {%- set feed = {} -%}
     {%- if not run.full_refresh -%}
-        {%- for name in settings.record_changes -%}
+        {%- for entry in settings.record_changes -%}
             {%- set values = run_query(
                 'select cast(to_json(coalesce(list(distinct v order by v), [])) as varchar) from ('
-                ~ 'select ' ~ q(name) ~ ' as v from ' ~ q(changed)
-                ~ ' union select r.' ~ q(name) ~ ' from ' ~ q(replaced) ~ ' as r semi join ' ~ q(changed) ~ ' as c on '
-                ~ incremental_parquet__match(keys, 'r', 'c')
-                ~ ' union select ' ~ q(name) ~ ' from ' ~ q(deleted) ~ ')').columns[0].values()[0] -%}
-            {%- do feed.update({name: values}) -%}
+                ~ 'select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' as v from ' ~ q(changed)
+                ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns, 'r.') ~ ' from ' ~ q(replaced)
+                ~ ' as r semi join ' ~ q(changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'r', 'c')
+                ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' from ' ~ q(deleted) ~ ')').columns[0].values()[0] -%}
+            {%- do feed.update({entry.key: values}) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return({

@@ -19,6 +19,20 @@
     {%- endfor -%}
 {%- endmacro %}
 
+{#- One column (`prefix`-qualified, quoted), or a struct of several ({'a': prefix."a", ...}):
+    the value a recompute set or a change feed holds for a row. -#}
+{% macro incremental_parquet__struct_of(names, prefix='') -%}
+    {%- if names | length == 1 -%}
+        {{ prefix }}{{ incremental_parquet__quote(names[0]) }}
+    {%- else -%}
+        {
+        {%- for name in names -%}
+            {{ incremental_parquet__literal(name) }}: {{ prefix }}{{ incremental_parquet__quote(name) }}{{ ', ' if not loop.last }}
+        {%- endfor -%}
+        }
+    {%- endif -%}
+{%- endmacro %}
+
 {#- `left.k1 is not distinct from right.k1 and ...` over `names`. -#}
 {% macro incremental_parquet__match(names, left, right) -%}
     {%- for name in names -%}
@@ -170,7 +184,7 @@
     column, in parentheses; returns [the SQL, how many markers it replaced]. -#}
 {% macro incremental_parquet__narrow_inputs(sql, table, literals) %}
     {%- set pattern = modules.re.escape(incremental_parquet__input_marker('COLUMN') ~ '')
-        | replace('COLUMN', '([A-Za-z_][A-Za-z0-9_.]*)') -%}
+        | replace('COLUMN', '(.+?)') -%}
     {%- set columns = modules.re.findall(pattern, sql) -%}
     {%- set narrowed = namespace(sql=sql) -%}
     {%- for column in columns | unique -%}

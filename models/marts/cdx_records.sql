@@ -6,7 +6,7 @@
     unique_key='record_id',
     recompute={'column': 'scrape_page_id', 'values': 'page_ids_to_recompute', 'inline': true},
     watermark='source_clock',
-    record_changes=['processing_date', 'domain'],
+    record_changes=['processing_date', 'domain', ['domain', 'archive_date']],
     order_by=['archive_date', 'domain'],
     row_group_size=20000,
 ) }}

@@ -6,7 +6,7 @@
     unique_key='content_id',
     recompute={'column': 'scrape_page_id', 'values': 'page_ids_to_recompute', 'inline': true},
     watermark='source_clock',
-    record_changes=['processing_date', 'domain'],
+    record_changes=['processing_date', 'domain', 'cdx_record_id'],
     order_by=['processing_date', 'domain'],
 ) }}
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to

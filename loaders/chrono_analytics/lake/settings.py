@@ -48,15 +48,31 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True)
 class Recompute:
-    """How an incremental run chooses the rows it rebuilds: the values of `column` that the
-    macro `values` returns (SQL); every stored row holding one of them is replaced by the
-    model's rows holding it (none: deleted). `inline`: the values are written into the
-    model's filter as literals (so DuckDB pushes them into the PostgreSQL scan) instead of a
-    semi-join."""
+    """How an incremental run chooses the rows it rebuilds: the values of `columns` that the
+    macro `values` returns (SQL; with several columns, structs with one field per column);
+    every stored row holding one of them is replaced by the model's rows holding it (none:
+    deleted). `inline` (one column only): the values are written into the model's filter as
+    literals (so DuckDB pushes them into the PostgreSQL scan) instead of a semi-join."""
 
-    column: str
+    columns: tuple[str, ...]
     values: str
     inline: bool
+
+
+@dataclass(frozen=True)
+class RecordedChange:
+    """One entry of record_changes: the values of `columns` (one column, or several recorded
+    together as a struct) among a run's changed rows, old and new, and its deleted rows,
+    kept in the snapshot under `key` (the column names joined by '+')."""
+
+    columns: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return "+".join(self.columns)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "columns": list(self.columns)}
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ class ModelSettings:
     order_by: tuple[str, ...]
     recompute: Recompute | None
     watermark: str | None
-    record_changes: tuple[str, ...]
+    record_changes: tuple[RecordedChange, ...]
     lookback_seconds: int
     retention_seconds: float
     history_snapshots: int
@@ -101,12 +117,12 @@ class ModelSettings:
             "recompute": None
             if self.recompute is None
             else {
-                "column": self.recompute.column,
+                "columns": list(self.recompute.columns),
                 "values": self.recompute.values,
                 "inline": self.recompute.inline,
             },
             "watermark": self.watermark,
-            "record_changes": list(self.record_changes),
+            "record_changes": [entry.to_json() for entry in self.record_changes],
             "lookback_seconds": self.lookback_seconds,
             "on_schema_change": self.on_schema_change,
             "write_options": self.write_options(),
@@ -191,11 +207,35 @@ def _recompute(model: str, raw: Any) -> Recompute | None:
             f"incremental_parquet {model}: recompute must be {{'column': <column>, 'values': "
             f"<macro name>[, 'inline': true]}}, e.g. {example}; got {raw!r}"
         )
-    column = _names(model, "recompute.column", raw["column"], example, True)
+    columns = _names(model, "recompute.column", raw["column"], example, True)
     values = str(raw["values"])
     if not _IDENTIFIER.fullmatch(values):
         raise LakeError(f"incremental_parquet {model}: recompute.values must name a macro")
-    return Recompute(column=column[0], values=values, inline=bool(raw.get("inline", False)))
+    inline = bool(raw.get("inline", False))
+    if inline and len(columns) > 1:
+        raise LakeError(
+            f"incremental_parquet {model}: recompute.inline takes one column; "
+            f"{', '.join(columns)} are recomputed through a semi-join"
+        )
+    if len(set(columns)) != len(columns):
+        raise LakeError(f"incremental_parquet {model}: recompute.column names a column twice")
+    return Recompute(columns=columns, values=values, inline=inline)
+
+
+def _record_changes(model: str, raw: Any) -> tuple[RecordedChange, ...]:
+    example = "record_changes=['processing_date', ['domain', 'archive_date']]"
+    entries = [] if raw is None or raw == "" else [raw] if isinstance(raw, str) else raw
+    if not isinstance(entries, list | tuple):
+        raise LakeError(
+            f"incremental_parquet {model}: record_changes must be a list of column names or "
+            f"lists of column names, e.g. {example}; got {raw!r}"
+        )
+    recorded = [
+        RecordedChange(_names(model, "record_changes", entry, example, True)) for entry in entries
+    ]
+    if len({entry.key for entry in recorded}) != len(recorded):
+        raise LakeError(f"incremental_parquet {model}: record_changes names an entry twice")
+    return tuple(recorded)
 
 
 def resolve(raw: Mapping[str, Any], model: str, external_root: str) -> ModelSettings:
@@ -242,7 +282,7 @@ def resolve(raw: Mapping[str, Any], model: str, external_root: str) -> ModelSett
         order_by=tuple(order_by),
         recompute=_recompute(model, raw.get("recompute")),
         watermark=None if watermark is None else str(watermark),
-        record_changes=_names(model, "record_changes", raw.get("record_changes"), "", False),
+        record_changes=_record_changes(model, raw.get("record_changes")),
         lookback_seconds=round(lookback_hours * 3600),
         retention_seconds=_number(
             model, "retention_seconds", raw.get("retention_seconds"), DEFAULT_RETENTION_SECONDS, 0

@@ -131,8 +131,8 @@ def check_delta(settings: ModelSettings, columns: Sequence[str], rows: int, null
         "partition_by": settings.partition_names,
         "unique_key": list(settings.unique_key),
         "order_by": list(settings.order_by),
-        "recompute.column": [settings.recompute.column] if settings.recompute else [],
-        "record_changes": list(settings.record_changes),
+        "recompute.column": list(settings.recompute.columns) if settings.recompute else [],
+        "record_changes": [c for entry in settings.record_changes for c in entry.columns],
     }
     for setting, names in required.items():
         for name in names:

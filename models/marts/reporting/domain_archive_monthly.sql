@@ -1,26 +1,30 @@
 {{ config(
     partition_by=[{'name': 'archive_year', 'data_type': 'integer'}],
     unique_key=['domain', 'domain_category', 'archive_month_start'],
-    recompute={'column': 'domain', 'values': 'domains_changed_in_lake', 'inline': true},
+    recompute={'column': ['domain', 'archive_month_start'], 'values': 'domain_months_changed_in_lake'},
     record_changes=['domain'],
     order_by=['archive_month_start', 'domain'],
 ) }}
+{%- set recomputed_group = "{'domain': domain, 'archive_month_start': cast(date_trunc('month', archive_date) as date)}" -%}
 {#- The analytics API's domain analysis, pre-aggregated per domain, domain category and archive
     month: sums and counts (not averages), so a date range of whole months sums a few rows per
     domain and the averages stay exact. -#}
 
 with
 
--- an incremental run reads the domains it recomputes only, in both marts (a page has the
--- same domain in each)
+-- an incremental run reads the records of the (domain, archive month) groups it recomputes
+-- only, and their content rows (by record id: content_analytics has no archive date)
 cdx_records as (
     select * from {{ ref('cdx_records') }}
-    where {{ recomputed_input('domain') }}
+    where {{ recomputed_input(recomputed_group) }}
 ),
 
 content_analytics as (
     select * from {{ ref('content_analytics') }}
-    where {{ recomputed_input('domain') }}
+    where cdx_record_id in (
+        select recomputed_records.record_id from {{ ref('cdx_records') }} as recomputed_records
+        where {{ recomputed_input(recomputed_group) }}
+    )
 ),
 
 records as (

@@ -1,0 +1,62 @@
+"""Validation of an incremental_parquet model's recompute and record_changes settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chrono_analytics.lake.settings import resolve
+from chrono_analytics.lake.snapshot import LakeError
+
+BASE: dict[str, Any] = {
+    "partition_by": [{"name": "archive_year", "data_type": "integer"}],
+    "unique_key": ["domain", "archive_month_start"],
+}
+
+
+def settings(**config: Any) -> dict[str, Any]:
+    return resolve({**BASE, **config}, "monthly", "/tmp/lake").to_json()
+
+
+def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
+    resolved = settings(
+        recompute={"column": ["domain", "archive_month_start"], "values": "groups"},
+        record_changes=["domain", ["domain", "archive_date"]],
+    )
+    assert resolved["recompute"] == {
+        "columns": ["domain", "archive_month_start"],
+        "values": "groups",
+        "inline": False,
+    }
+    assert resolved["record_changes"] == [
+        {"key": "domain", "columns": ["domain"]},
+        {"key": "domain+archive_date", "columns": ["domain", "archive_date"]},
+    ]
+    one = settings(recompute={"column": "domain", "values": "domains", "inline": True})
+    assert one["recompute"]["columns"] == ["domain"] and one["recompute"]["inline"] is True
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"recompute": {"column": ["domain", "month"], "values": "v", "inline": True}},
+            "recompute.inline takes one column; domain, month are recomputed through a semi-join",
+        ),
+        (
+            {"recompute": {"column": ["domain", "domain"], "values": "v"}},
+            "recompute.column names a column twice",
+        ),
+        ({"recompute": {"column": ["domain", "a b"], "values": "v"}}, "names 'a b', not a column"),
+        ({"record_changes": ["domain", ["domain"]]}, "record_changes names an entry twice"),
+        ({"record_changes": ["day", [1, 2]]}, "record_changes must be a column name or a list"),
+        ({"record_changes": {"domain": 1}}, "record_changes must be a list of column names"),
+    ],
+)
+def test_bad_recompute_or_record_changes_settings_are_named(
+    config: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(LakeError, match="incremental_parquet monthly: ") as raised:
+        settings(**config)
+    assert message in str(raised.value)

@@ -496,6 +496,15 @@ def test_a_transaction_open_across_a_run_is_not_missed(
     assert lake.pages() == source_pages(dsn)
 
 
+def yearly_counts(dsn: str) -> dict[int | None, tuple[int, int]]:
+    """pages_yearly_counts as the source says: per archive year, pages and retries."""
+    counts: dict[int | None, tuple[int, int]] = {}
+    for row in source_pages(dsn).values():
+        count, total = counts.get(row[5], (0, 0))
+        counts[row[5]] = (count + 1, total + row[4])
+    return counts
+
+
 def test_a_downstream_model_follows_the_change_feed(
     make_source_db: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -516,10 +525,7 @@ def test_a_downstream_model_follows_the_change_feed(
     # (through a common table expression used twice) filtered on them
     assert stats["recompute_values"] == 4, stats
     assert stats["narrowed_inputs"] == 1, stats
-    expected: dict[int | None, tuple[int, int]] = {}
-    for row in source_pages(dsn).values():
-        count, total = expected.get(row[5], (0, 0))
-        expected[row[5]] = (count + 1, total + row[4])
+    expected = yearly_counts(dsn)
     assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
     # a rerun with no change recomputes nothing: the model skips to its commit (the watermark
     # and the upstream version it consumed move on), writing no file
@@ -531,6 +537,20 @@ def test_a_downstream_model_follows_the_change_feed(
     assert stats["files_written"] == 0 and lake.data_files() == files
     assert lake.snapshot().version == version + 1
     assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
+    # a change whose feed outnumbers the limit is not recorded: the downstream model then
+    # recomputes everything, and still holds the right rows
+    touch(dsn, ids_in_year(source_pages(dsn), 2012, 1), "retry_count = retry_count + 3")
+    lake.dbt(
+        "run",
+        "--select",
+        "pages_by_year",
+        "pages_yearly_counts",
+        dbt_vars={"incremental_parquet_feed_limit": 0},
+    )
+    stats = lake.stats()
+    assert stats["recompute_values"] is None and stats["mode"] == "incremental", stats
+    assert {r[0]: (r[2], r[3]) for r in lake.rows()} == yearly_counts(dsn)
+    files = lake.data_files()
     # ... but not past a schema change: a new column still meets on_schema_change='fail'
     added = lake.run(dbt_vars={"yearly_counts_variant": "extra_column"}, check=False)
     assert added.returncode != 0 and "New columns: [extra_column INTEGER]" in added.stdout

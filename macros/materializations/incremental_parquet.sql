@@ -281,17 +281,22 @@
         ~ '), ' ~ ('(select count(*) from ' ~ q(recomputed) ~ ')' if recomputed is not none else 'null')).rows[0] -%}
     {#- the change feed: each record_changes entry's values (a column's, or a struct of several
         columns') among changed rows (new), their old versions and deleted rows; a full
-        refresh records none (everything changed) -#}
+        refresh records none (everything changed), and neither is an entry recorded whose
+        values outnumber incremental_parquet__feed_limit() (a snapshot stays small; a reader
+        of the feed then recomputes everything, as after a full refresh) -#}
     {%- set feed = {} -%}
     {%- if not run.full_refresh -%}
         {%- for entry in settings.record_changes -%}
             {%- set values = run_query(
-                'select cast(to_json(coalesce(list(distinct v order by v), [])) as varchar) from ('
+                'select case when count(distinct v) <= ' ~ incremental_parquet__feed_limit()
+                ~ ' then cast(to_json(coalesce(list(distinct v order by v), [])) as varchar) end from ('
                 ~ 'select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' as v from ' ~ q(changed)
                 ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns, 'r.') ~ ' from ' ~ q(replaced)
                 ~ ' as r semi join ' ~ q(changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'r', 'c')
                 ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' from ' ~ q(deleted) ~ ')').columns[0].values()[0] -%}
-            {%- do feed.update({entry.key: values}) -%}
+            {%- if values is not none -%}
+                {%- do feed.update({entry.key: values}) -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return({

@@ -33,6 +33,14 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The most values one record_changes entry of a commit holds (NULL counts as none; the var
+    incremental_parquet_feed_limit, default 50,000): past it the entry is left out of the
+    snapshot (its readers recompute everything), so that a mass change (a project renamed
+    over 500,000 pages) never writes a snapshot of megabytes. -#}
+{% macro incremental_parquet__feed_limit() -%}
+    {{ var('incremental_parquet_feed_limit', 50000) | int }}
+{%- endmacro %}
+
 {#- `left.k1 is not distinct from right.k1 and ...` over `names`. -#}
 {% macro incremental_parquet__match(names, left, right) -%}
     {%- for name in names -%}

@@ -36,6 +36,9 @@ CHRONO_LAKE_RETENTION_SECONDS  how long files a newer snapshot superseded stay f
                             default 600
 CHRONO_LAKE_LOCK_TIMEOUT    seconds a run waits for another process writing the same mart before
                             it fails; default 600
+CHRONO_LAKE_FEED_LIMIT      the most values one change-feed entry of a commit records; past it
+                            the entry is left out (its readers recompute everything); default
+                            50000
 CHRONO_LAKE_CRASH_AT        test hook of ``lake/writer.py``: SIGKILL at a named point of a run;
                             default unset (never set it outside tests)
 CHRONO_LAKE_COMMIT_DELAY_MS test hook of ``lake/writer.py``: sleep before publishing a snapshot;

@@ -33,12 +33,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The most values one record_changes entry of a commit holds (NULL counts as none; the var
-    incremental_parquet_feed_limit, default 50,000): past it the entry is left out of the
-    snapshot (its readers recompute everything), so that a mass change (a project renamed
-    over 500,000 pages) never writes a snapshot of megabytes. -#}
+{#- The most values one record_changes entry of a commit holds (NULL counts as none;
+    CHRONO_LAKE_FEED_LIMIT, default 50,000): past it the entry is left out of the snapshot (its
+    readers recompute everything), so that a mass change (a project renamed over 500,000
+    pages) never writes a snapshot of megabytes. Read when a run commits, never when the
+    project is parsed. -#}
 {% macro incremental_parquet__feed_limit() -%}
-    {{ var('incremental_parquet_feed_limit', 50000) | int }}
+    {{ env_var('CHRONO_LAKE_FEED_LIMIT', '50000') | int }}
 {%- endmacro %}
 
 {#- `left.k1 is not distinct from right.k1 and ...` over `names`. -#}

@@ -35,6 +35,10 @@ def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
     ]
     one = settings(recompute={"column": "domain", "values": "domains", "inline": True})
     assert one["recompute"]["columns"] == ["domain"] and one["recompute"]["inline"] is True
+    # the change feed's limit: 50,000 values per entry unless the model or
+    # CHRONO_LAKE_FEED_LIMIT (passed in as the model's default) says otherwise
+    assert resolved["feed_limit"] == 50_000
+    assert settings(feed_limit="0")["feed_limit"] == 0
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,8 @@ def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
         ({"record_changes": ["domain", ["domain"]]}, "record_changes names an entry twice"),
         ({"record_changes": ["day", [1, 2]]}, "record_changes must be a column name or a list"),
         ({"record_changes": {"domain": 1}}, "record_changes must be a list of column names"),
+        ({"feed_limit": "lots"}, "feed_limit must be a number, got 'lots'"),
+        ({"feed_limit": -1}, "feed_limit must be >= 0, got -1"),
     ],
 )
 def test_bad_recompute_or_record_changes_settings_are_named(

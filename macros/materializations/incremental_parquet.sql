@@ -282,13 +282,13 @@
     {#- the change feed: each record_changes entry's values (a column's, or a struct of several
         columns') among changed rows (new), their old versions and deleted rows; a full
         refresh records none (everything changed), and neither is an entry recorded whose
-        values outnumber incremental_parquet__feed_limit() (a snapshot stays small; a reader
-        of the feed then recomputes everything, as after a full refresh) -#}
+        values outnumber the model's feed_limit (a snapshot stays small; a reader of the feed
+        then recomputes everything, as after a full refresh) -#}
     {%- set feed = {} -%}
     {%- if not run.full_refresh -%}
         {%- for entry in settings.record_changes -%}
             {%- set values = run_query(
-                'select case when count(distinct v) <= ' ~ incremental_parquet__feed_limit()
+                'select case when count(distinct v) <= ' ~ settings.feed_limit
                 ~ ' then cast(to_json(coalesce(list(distinct v order by v), [])) as varchar) end from ('
                 ~ 'select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' as v from ' ~ q(changed)
                 ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns, 'r.') ~ ' from ' ~ q(replaced)

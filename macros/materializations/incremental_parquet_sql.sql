@@ -33,15 +33,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The most values one record_changes entry of a commit holds (NULL counts as none;
-    CHRONO_LAKE_FEED_LIMIT, default 50,000): past it the entry is left out of the snapshot (its
-    readers recompute everything), so that a mass change (a project renamed over 500,000
-    pages) never writes a snapshot of megabytes. Read when a run commits, never when the
-    project is parsed. -#}
-{% macro incremental_parquet__feed_limit() -%}
-    {{ env_var('CHRONO_LAKE_FEED_LIMIT', '50000') | int }}
-{%- endmacro %}
-
 {#- `left.k1 is not distinct from right.k1 and ...` over `names`. -#}
 {% macro incremental_parquet__match(names, left, right) -%}
     {%- for name in names -%}
@@ -65,7 +56,7 @@
     {%- endif -%}
     {%- set raw = {'lookback': lookback} -%}
     {%- for key in ['location', 'partition_by', 'unique_key', 'order_by', 'recompute', 'watermark',
-                    'record_changes', 'retention_seconds', 'history_snapshots', 'lock_timeout_seconds',
+                    'record_changes', 'feed_limit', 'retention_seconds', 'history_snapshots', 'lock_timeout_seconds',
                     'on_schema_change', 'compression', 'compression_level', 'row_group_size'] -%}
         {%- if cfg.get(key) is not none -%}
             {%- do raw.update({key: cfg.get(key)}) -%}
@@ -73,7 +64,8 @@
     {%- endfor -%}
     {#- the environment's defaults, for every model that does not set its own -#}
     {%- for key, variable in [('retention_seconds', 'CHRONO_LAKE_RETENTION_SECONDS'),
-                              ('lock_timeout_seconds', 'CHRONO_LAKE_LOCK_TIMEOUT')] -%}
+                              ('lock_timeout_seconds', 'CHRONO_LAKE_LOCK_TIMEOUT'),
+                              ('feed_limit', 'CHRONO_LAKE_FEED_LIMIT')] -%}
         {%- if raw.get(key) is none and env_var(variable, '') != '' -%}
             {%- do raw.update({key: env_var(variable)}) -%}
         {%- endif -%}

@@ -19,6 +19,8 @@ DEFAULT_LOOKBACK_HOURS = 1.0
 DEFAULT_RETENTION_SECONDS = 600.0
 DEFAULT_HISTORY_SNAPSHOTS = 200
 DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
+# the most values one record_changes entry of a commit records (past it: left out)
+DEFAULT_FEED_LIMIT = 50_000
 COMPRESSIONS = ("zstd", "snappy", "gzip", "lz4", "lz4_raw", "brotli", "uncompressed")
 # Partition values become folder names and are read back by every engine: integers, dates,
 # booleans and short strings only.
@@ -85,6 +87,7 @@ class ModelSettings:
     recompute: Recompute | None
     watermark: str | None
     record_changes: tuple[RecordedChange, ...]
+    feed_limit: int
     lookback_seconds: int
     retention_seconds: float
     history_snapshots: int
@@ -123,6 +126,7 @@ class ModelSettings:
             },
             "watermark": self.watermark,
             "record_changes": [entry.to_json() for entry in self.record_changes],
+            "feed_limit": self.feed_limit,
             "lookback_seconds": self.lookback_seconds,
             "on_schema_change": self.on_schema_change,
             "write_options": self.write_options(),
@@ -283,6 +287,7 @@ def resolve(raw: Mapping[str, Any], model: str, external_root: str) -> ModelSett
         recompute=_recompute(model, raw.get("recompute")),
         watermark=None if watermark is None else str(watermark),
         record_changes=_record_changes(model, raw.get("record_changes")),
+        feed_limit=int(_number(model, "feed_limit", raw.get("feed_limit"), DEFAULT_FEED_LIMIT, 0)),
         lookback_seconds=round(lookback_hours * 3600),
         retention_seconds=_number(
             model, "retention_seconds", raw.get("retention_seconds"), DEFAULT_RETENTION_SECONDS, 0

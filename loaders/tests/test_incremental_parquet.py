@@ -169,7 +169,8 @@ class FixtureLake:
         return states
 
     def live_files(self) -> dict[str, str]:
-        """The current snapshot's files by partition folder."""
+        """The current snapshot's files by partition folder (one file per partition: below
+        max_file_rows)."""
         return {f.path.rsplit("/", 1)[0]: f.path for f in self.snapshot().files}
 
 
@@ -416,6 +417,96 @@ def test_deleted_pages_leave_the_lake_and_emptied_partitions_lose_their_file(
     }
     lake.run()
     assert lake.stats()["deleted_rows"] == 0 and lake.stats()["files_written"] == 0
+
+
+def file_keys(lake: FixtureLake) -> dict[str, set[int]]:
+    """The page_ids each live file of the current snapshot holds, by its relative path."""
+    snapshot = lake.snapshot()
+    with duckdb.connect() as conn:
+        return {
+            f.path: {
+                row[0]
+                for row in conn.execute(
+                    f"select page_id from read_parquet('{lake.location / f.path}')"
+                ).fetchall()
+            }
+            for f in snapshot.files
+        }
+
+
+def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_files_with_changes(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    """max_file_rows bounds the rows of a file, so the rows one write sorts: a partition of
+    about 1,000 rows is written as 7 files of about 150 at most (split by a hash of the key,
+    so the bound holds on average: none may pass 1.5 times it); an incremental run rewrites
+    the files holding a changed, moved or deleted row, puts rows new to a partition in its
+    smallest file with room, and keeps every other file byte for byte."""
+    dsn = make_source_db(pages=PAGES, seed=33)
+    sql(
+        dsn,
+        "update scrape_pages set unix_timestamp = '2016' || substr(unix_timestamp, 5) "
+        "where id % 2 = 0 and unix_timestamp ~ '^[0-9]{14}$'",
+    )
+    cap = 150
+    env = {"CHRONO_LAKE_MAX_FILE_ROWS": str(cap)}
+    lake = FixtureLake(dsn, tmp_path)
+    lake.run(env=env)
+    original = source_pages(dsn)
+    assert lake.pages() == original
+    big = sum(1 for row in original.values() if row[5] == 2016)
+    before = file_keys(lake)
+    in_2016 = {path: keys for path, keys in before.items() if f"/{year_dir(2016)}/" in f"/{path}"}
+    assert len(in_2016) == -(-big // cap) >= 6, (big, len(in_2016))
+    assert sorted(k for keys in in_2016.values() for k in keys) == ids_in_year(original, 2016, big)
+    assert all(len(keys) <= cap * 1.5 for keys in before.values()), {
+        p: len(k) for p, k in before.items()
+    }
+    with duckdb.connect() as conn:
+        for path in in_2016:
+            in_file_order = conn.execute(
+                f"select domain_id, page_id from read_parquet('{lake.location / path}')"
+            ).fetchall()
+            assert in_file_order == sorted(in_file_order), path
+
+    updated, deleted, moved = (ids_in_year(original, 2016, 2, skip=n) for n in (0, 40, 80))
+    touch(dsn, updated, "status = 'failed'")
+    touch(dsn, moved, "unix_timestamp = '20140704120000'")
+    sql(dsn, "delete from scrape_pages where id = any(%s)", (deleted,))
+    insert_page(dsn, 900_001, "20160505050505")
+    insert_page(dsn, 900_002, "19990101000000")
+    holding = {p for p, keys in before.items() if keys & set(updated + deleted + moved)}
+    lake.run(env=env)
+
+    assert lake.pages() == source_pages(dsn)
+    after = file_keys(lake)
+    retired = set(before) - set(after)
+    # the files holding a changed, moved or deleted row, 2014's file (the moved rows are new
+    # to it) and at most one more in 2016 (the smallest with room for the new row, when none
+    # of those has more room)
+    extra = sorted(p.split("/")[0] for p in retired - holding)
+    assert holding <= retired and extra in (
+        [year_dir(2014)],
+        [year_dir(2014), year_dir(2016)],
+    ), (holding, retired)
+    new_2016 = [p for p in set(after) - set(before) if f"/{year_dir(2016)}/" in f"/{p}"]
+    # a rewritten file past the limit is split in two (hash buckets are only even on average)
+    assert len(new_2016) >= len([p for p in retired if f"/{year_dir(2016)}/" in f"/{p}"])
+    assert any(900_001 in after[p] for p in new_2016)
+    for path in set(before) & set(after):
+        assert before[path] == after[path]
+    assert all(len(keys) <= cap * 1.5 for keys in after.values())
+
+    # a partition's new rows fill a file up to the limit, then start another one
+    inserted = list(range(910_000, 910_000 + cap + 20))
+    for page_id in inserted:
+        insert_page(dsn, page_id, "20300101000000")
+    lake.run(env=env)
+    assert lake.pages() == source_pages(dsn)
+    files_2030 = [k for p, k in file_keys(lake).items() if f"/{year_dir(2030)}/" in f"/{p}"]
+    assert len(files_2030) == 2 and sum(len(k) for k in files_2030) == cap + 20
+    lake.run(env=env)
+    assert lake.stats()["files_written"] == 0
 
 
 def test_no_value_of_updated_at_hides_a_change(
@@ -694,17 +785,18 @@ def test_kill_9_at_any_point_leaves_a_readable_lake_and_the_rerun_converges(
 ) -> None:
     dsn = crash_source
     lake = FixtureLake(dsn, tmp_path)
-    lake.run()
+    # files of about 60 rows: a partition is several files, a run rewrites some of them and
+    # splits others, and is killed between them
+    small = {"CHRONO_LAKE_MAX_FILE_ROWS": "60", "CHRONO_LAKE_RETENTION_SECONDS": "0"}
+    lake.run(env=small)
+    assert len(lake.snapshot().files) > len(lake.live_files())
     pages = source_pages(dsn)
     version = lake.snapshot().version
     changed = ids_in_year(pages, 2012, 2) + ids_in_year(pages, 2014, 1)
     touch(dsn, changed, "retry_count = retry_count + 1, unix_timestamp = '20090101000000'")
     expected = source_pages(dsn)
     try:
-        killed = lake.run(
-            check=False,
-            env={"CHRONO_LAKE_CRASH_AT": point, "CHRONO_LAKE_RETENTION_SECONDS": "0"},
-        )
+        killed = lake.run(check=False, env={**small, "CHRONO_LAKE_CRASH_AT": point})
         assert killed.returncode != 0
         # readable, one committed state: the old one, or the new one once published
         published = point in ("after_publish", "during_vacuum")
@@ -712,9 +804,9 @@ def test_kill_9_at_any_point_leaves_a_readable_lake_and_the_rerun_converges(
         assert lake.pages() == (expected if published else pages)
         assert lake.key_counts()[0] == lake.key_counts()[1]
         # the next run converges, and its vacuum removes the crashed run's leftovers
-        lake.run(env={"CHRONO_LAKE_RETENTION_SECONDS": "0"})
+        lake.run(env=small)
         assert lake.pages() == expected
-        assert sorted(lake.data_files()) == sorted(lake.live_files().values())
+        assert sorted(lake.data_files()) == sorted(f.path for f in lake.snapshot().files)
     finally:
         touch(dsn, changed, "retry_count = retry_count - 1")
         for page_id in changed:

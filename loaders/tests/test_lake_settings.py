@@ -1,4 +1,4 @@
-"""Validation of an incremental_parquet model's recompute and record_changes settings."""
+"""Validation of an incremental_parquet model's recompute, record_changes and size settings."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
     # CHRONO_LAKE_FEED_LIMIT (passed in as the model's default) says otherwise
     assert resolved["feed_limit"] == 50_000
     assert settings(feed_limit="0")["feed_limit"] == 0
+    # the rows of a file: 250,000 unless the model or CHRONO_LAKE_MAX_FILE_ROWS says otherwise
+    assert resolved["max_file_rows"] == 250_000
+    assert settings(max_file_rows="1000")["max_file_rows"] == 1000
 
 
 @pytest.mark.parametrize(
@@ -58,6 +61,10 @@ def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
         ({"record_changes": {"domain": 1}}, "record_changes must be a list of column names"),
         ({"feed_limit": "lots"}, "feed_limit must be a number, got 'lots'"),
         ({"feed_limit": -1}, "feed_limit must be >= 0, got -1"),
+        ({"feed_limit": 2.5}, "feed_limit must be a whole number, got 2.5"),
+        ({"max_file_rows": 0}, "max_file_rows must be >= 1, got 0"),
+        ({"max_file_rows": "inf"}, "max_file_rows must be a whole number, got 'inf'"),
+        ({"max_file_rows": "1e3x"}, "max_file_rows must be a number, got '1e3x'"),
     ],
 )
 def test_bad_recompute_or_record_changes_settings_are_named(

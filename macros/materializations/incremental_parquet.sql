@@ -1,6 +1,6 @@
 {#-
-  incremental_parquet: a model stored as hive-partitioned Parquet files, one immutable file
-  per partition, committed by publishing a snapshot (loaders/chrono_analytics/lake/: layout,
+  incremental_parquet: a model stored as hive-partitioned Parquet files, immutable files of
+  about max_file_rows rows at most in each partition, committed by publishing a snapshot (loaders/chrono_analytics/lake/: layout,
   protocol, what a crash leaves). The model's relation is a view over the files of one
   snapshot. Configuration reference: macros/_macros.yml.
 
@@ -20,9 +20,9 @@
                  on to step 10, when the model's columns are the lake's)           (SQL)
     5. check     columns present, no NULL or duplicate key                          (Python)
     6. schema    the written columns against the lake's (on_schema_change)          (Python)
-    7. changes   changed rows, deleted rows, the partitions they touch              (SQL)
-    8. plan      the new file of each touched partition, the files it retires       (Python)
-    9. write     one sorted file per touched partition, one partition at a time     (SQL)
+    7. changes   changed rows, deleted rows, the files holding them, new rows' partitions (SQL)
+    8. plan      the files to rewrite, the new files and their hash buckets          (Python)
+    9. write     one sorted file at a time, each of about max_file_rows rows at most (SQL)
    10. commit    publish the next snapshot, vacuum, unlock                          (Python)
    11. view      the model's view over the committed files                          (SQL)
 -#}
@@ -145,29 +145,35 @@
         {#- 7. changes -#}
         {%- set changes = incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) -%}
 
-        {#- 8. plan: the file of each touched partition -#}
-        {%- set plan = incremental_parquet__call('plan', {'partitions': changes.partitions_json}) -%}
+        {#- 8. plan: the files each touched partition gets -#}
+        {%- set plan = incremental_parquet__call('plan', {'touched': changes.touched_json, 'inserts': changes.inserts_json}) -%}
 
-        {#- 9. write: the rows of each touched partition after the run, sorted, one file each,
-            one partition at a time (memory holds one partition, not every touched one) -#}
+        {#- 9. write: the rows of each group after the run, sorted, one file per hash bucket of
+            the key, one file at a time (memory holds one file's rows, never a whole partition);
+            the files of a group must hold the rows counted before any was written -#}
         {%- set write_started = modules.datetime.datetime.now() -%}
-        {%- set rows_per_slot = incremental_parquet__rows_per_slot(plan, settings, changes) -%}
         {%- set written = [] -%}
-        {%- for slot in plan.writes -%}
-            {%- set index = loop.index0 -%}
-            {%- if rows_per_slot[index] > 0 -%}
-                {%- set copied = run_query('copy (' ~ incremental_parquet__slot_rows_sql(slot, index, settings, changes, out_names)
+        {%- for group in plan.groups -%}
+            {%- set group_rows = incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) -%}
+            {%- set copied = namespace(rows=0) -%}
+            {%- for file in group.files -%}
+                {%- set bucket_filter = '' if file.buckets == 1 else ' where hash(' ~ incremental_parquet__columns(settings.unique_key)
+                    ~ ') % ' ~ file.buckets ~ ' = ' ~ file.bucket -%}
+                {%- set rows = run_query('copy (select * from (' ~ group_rows ~ ') as group_rows' ~ bucket_filter
                     ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
-                    ~ ') to ' ~ incremental_parquet__literal(slot.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
-                {%- if copied != rows_per_slot[index] -%}
-                    {%- do incremental_parquet__call('abort') -%}
-                    {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': partition '
-                        ~ slot.relpath.rsplit('/', 1)[0] ~ ' got ' ~ copied ~ ' rows, ' ~ rows_per_slot[index]
-                        ~ ' were expected (kept + changed); nothing was committed') }}
+                    ~ ') to ' ~ incremental_parquet__literal(file.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
+                {%- if rows > 0 -%}
+                    {%- do incremental_parquet__call('written', {
+                        'relpath': file.relpath, 'rows': rows, 'first': written | length == 0}) -%}
+                    {%- do written.append(file.relpath) -%}
                 {%- endif -%}
-                {%- do incremental_parquet__call('written', {
-                    'relpath': slot.relpath, 'rows': copied, 'first': written | length == 0}) -%}
-                {%- do written.append(slot.relpath) -%}
+                {%- set copied.rows = copied.rows + rows -%}
+            {%- endfor -%}
+            {%- if copied.rows != group.rows -%}
+                {%- do incremental_parquet__call('abort') -%}
+                {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': partition '
+                    ~ (group.partition | tojson) ~ ' got ' ~ copied.rows ~ ' rows in a group of files, ' ~ group.rows
+                    ~ ' were expected (kept + changed); nothing was committed') }}
             {%- endif -%}
         {%- endfor -%}
         {%- set write_seconds = (modules.datetime.datetime.now() - write_started).total_seconds() -%}
@@ -210,15 +216,20 @@
 
 
 {#- Step 7: what the delta changes in the lake. Returns {'changed_rows', 'deleted_rows',
-    'recompute_values', 'partitions_json' (the touched partitions, in slot order),
-    'feed' (record_changes: the values of the changed and deleted rows, old and new)} and
-    leaves the temp tables changed, deleted, replaced, parts. -#}
+    'recompute_values', 'touched_json' (each current file holding a changed or deleted row:
+    its uri, those rows, the changed rows that stay in it), 'inserts_json' (each partition
+    receiving changed rows no file of it held, numbered), 'feed' (record_changes: the values
+    of the changed and deleted rows, old and new)} and leaves the temp tables changed, deleted,
+    replaced (with __chrono_file, the file of each row), placed (incremental runs: the key of
+    each changed row and __chrono_target, the file its old version held when it stays in that
+    partition, else NULL) and parts (the partitions of the inserts, __chrono_slot numbering
+    them). -#}
 {% macro incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) %}
     {%- set q = incremental_parquet__quote -%}
     {%- set keys = settings.unique_key -%}
     {%- set pcols = settings.partition_names -%}
-    {%- set changed, deleted, replaced, parts = tmp ~ 'changed', tmp ~ 'deleted', tmp ~ 'replaced', tmp ~ 'parts' -%}
-    {%- do temp_tables.extend([changed, deleted, replaced, parts]) -%}
+    {%- set changed, deleted, replaced, placed, parts = tmp ~ 'changed', tmp ~ 'deleted', tmp ~ 'replaced', tmp ~ 'placed', tmp ~ 'parts' -%}
+    {%- do temp_tables.extend([changed, deleted, replaced, placed, parts]) -%}
     {%- set recorded_columns = [] -%}
     {%- for entry in settings.record_changes -%}
         {%- do recorded_columns.extend(entry.columns) -%}
@@ -233,50 +244,68 @@
     {%- for name in out_names -%}
         {%- do as_stored.append('s.' ~ q(name) if name in stored_names else 'null as ' ~ q(name)) -%}
     {%- endfor -%}
+    {%- set pcol_list = incremental_parquet__columns(pcols) -%}
     {%- if run.full_refresh -%}
         {#- everything is rewritten; the old rows only tell which keys left (deleted) -#}
         {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta))) -%}
         {%- set old_rows = q(stored) if (tracked | reject('in', stored_names) | list | length) == 0 else '(select * from ' ~ q(delta) ~ ' where false)' -%}
-        {%- do run_query(incremental_parquet__temp_table_sql(replaced, 'select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ old_rows ~ ' as s')) -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(replaced, 'select ' ~ incremental_parquet__columns(tracked, 's.')
+            ~ ', cast(null as varchar) as __chrono_file from ' ~ old_rows ~ ' as s')) -%}
+        {%- set inserted = q(changed) -%}
     {%- else -%}
-        {#- stored rows this run may replace: every row when the model has no recompute set
-            (it recomputes all its rows), else those holding a recomputed value, and any with a
-            key of the delta -#}
-        {%- set candidates = 'select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ q(stored) ~ ' as s' -%}
+        {#- stored rows this run may replace, with their file: every row when the model has no
+            recompute set (it recomputes all its rows), else those holding a recomputed value,
+            and any with a key of the delta -#}
+        {%- set stored_rows = incremental_parquet__files_sql(run.files, run.columns, "filename = '__chrono_file'") if run.files
+            else '(select *, cast(null as varchar) as __chrono_file from ' ~ q(stored) ~ ')' -%}
+        {%- set candidate_columns = incremental_parquet__columns(tracked, 's.') ~ ', s.__chrono_file' -%}
+        {%- set candidates = 'select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s' -%}
         {%- if recomputed is not none -%}
             {%- set candidates = candidates ~ ' where ' ~ incremental_parquet__recompute_filter_sql(
                     incremental_parquet__struct_of(settings.recompute.columns, 's.'), recomputed, none)
-                ~ ' union select ' ~ incremental_parquet__columns(tracked, 's.') ~ ' from ' ~ q(stored) ~ ' as s semi join '
+                ~ ' union select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s semi join '
                 ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd') -%}
         {%- endif -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, candidates)) -%}
         {#- changed: delta rows that differ from their stored version (an unchanged source
             rewrites nothing). A stored row with a key of the delta is among the replaced
-            rows, so only the files of their partitions are read in full, not the whole mart -#}
-        {%- set replaced_partitions = run_query('select cast(to_json(coalesce(list(distinct {'
-            ~ incremental_parquet__partition_struct(pcols) ~ '}), [])) as varchar) from ' ~ q(replaced)).columns[0].values()[0] -%}
-        {%- set compared_files = incremental_parquet__call('partition_files', {'partitions': replaced_partitions}) -%}
+            rows, so only their files are read in full, not the whole mart -#}
+        {%- set compared_files = fromjson(run_query('select cast(to_json(coalesce(list(distinct __chrono_file order by __chrono_file), [])) as varchar) from '
+            ~ q(replaced) ~ ' where __chrono_file is not null').columns[0].values()[0]) -%}
         {%- do run_query(incremental_parquet__temp_table_sql(changed,
             'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
             ~ ' except select ' ~ (as_stored | join(', ')) ~ ' from ' ~ incremental_parquet__files_sql(compared_files, run.columns)
             ~ ' as s semi join ' ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd'))) -%}
+        {#- placed: where each changed row goes, the file of its old version when it stays in
+            that partition, else none (an insert into its partition) -#}
+        {%- do run_query(incremental_parquet__temp_table_sql(placed,
+            'select ' ~ incremental_parquet__columns(keys, 'c.') ~ ', r.__chrono_file as __chrono_target from ' ~ q(changed)
+            ~ ' as c left join ' ~ q(replaced) ~ ' as r on ' ~ incremental_parquet__match(keys, 'c', 'r')
+            ~ ' and ' ~ incremental_parquet__match(pcols, 'c', 'r'))) -%}
+        {%- set inserted = '(select c.* from ' ~ q(changed) ~ ' as c semi join ' ~ q(placed) ~ ' as p on '
+            ~ incremental_parquet__match(keys, 'c', 'p') ~ ' and p.__chrono_target is null)' -%}
     {%- endif -%}
     {#- deleted: replaced rows whose key the delta does not hold -#}
     {%- do run_query(incremental_parquet__temp_table_sql(deleted,
         'select r.* from ' ~ q(replaced) ~ ' as r anti join ' ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 'r', 'd'))) -%}
-    {#- the touched partitions: where changed rows land, where their old versions and the
-        deleted rows live (a full refresh: every partition of the delta), numbered in order -#}
-    {%- set pcol_list = incremental_parquet__columns(pcols) -%}
-    {%- set touched = 'select ' ~ pcol_list ~ ' from ' ~ q(changed) -%}
-    {%- if not run.full_refresh -%}
-        {%- set touched = touched ~ ' union select ' ~ incremental_parquet__columns(pcols, 'r.') ~ ' from ' ~ q(replaced)
-            ~ ' as r semi join ' ~ q(changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'r', 'c')
-            ~ ' union select ' ~ pcol_list ~ ' from ' ~ q(deleted) -%}
-    {%- endif -%}
+    {#- parts: the partitions receiving inserts, numbered in order -#}
     {%- do run_query(incremental_parquet__temp_table_sql(parts,
-        'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot from (select distinct * from (' ~ touched ~ '))')) -%}
+        'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot from (select '
+        ~ pcol_list ~ ', count(*) as __chrono_rows from ' ~ inserted ~ ' group by all)')) -%}
+    {#- the touched files: each holding a changed or deleted row (incremental runs) -#}
+    {%- set touched_json = '[]' -%}
+    {%- if not run.full_refresh -%}
+        {%- set touched_json = run_query('with removed as (select r.__chrono_file as uri, count(*) as removed from '
+            ~ q(replaced) ~ ' as r semi join (select ' ~ incremental_parquet__columns(keys) ~ ' from ' ~ q(changed)
+            ~ ' union all select ' ~ incremental_parquet__columns(keys) ~ ' from ' ~ q(deleted) ~ ') as x on '
+            ~ incremental_parquet__match(keys, 'r', 'x') ~ ' where r.__chrono_file is not null group by all), stays as ('
+            ~ 'select __chrono_target as uri, count(*) as stays from ' ~ q(placed) ~ ' where __chrono_target is not null group by all)'
+            ~ " select cast(to_json(coalesce(list({'uri': uri, 'removed': removed, 'stays': coalesce(stays, 0)} order by uri), []))"
+            ~ ' as varchar) from removed left join stays using (uri)').columns[0].values()[0] -%}
+    {%- endif -%}
     {%- set figures = run_query(
-        'select (select cast(to_json(coalesce(list({' ~ incremental_parquet__partition_struct(pcols) ~ '} order by __chrono_slot), []))'
+        'select (select cast(to_json(coalesce(list({' ~ incremental_parquet__partition_struct(pcols)
+        ~ ", 'rows': __chrono_rows, 'number': __chrono_slot} order by __chrono_slot), []))"
         ~ ' as varchar) from ' ~ q(parts) ~ '), (select count(*) from ' ~ q(changed) ~ '), (select count(*) from ' ~ q(deleted)
         ~ '), ' ~ ('(select count(*) from ' ~ q(recomputed) ~ ')' if recomputed is not none else 'null')).rows[0] -%}
     {#- the change feed: each record_changes entry's values (a column's, or a struct of several
@@ -300,47 +329,36 @@
         {%- endfor -%}
     {%- endif -%}
     {{ return({
-        'partitions_json': figures[0], 'changed_rows': figures[1] | int, 'deleted_rows': figures[2] | int,
+        'touched_json': touched_json, 'inserts_json': figures[0], 'changed_rows': figures[1] | int, 'deleted_rows': figures[2] | int,
         'recompute_values': none if figures[3] is none else figures[3] | int, 'feed': feed,
-        'parts': parts, 'changed': changed, 'deleted': deleted, 'replaced': replaced}) }}
+        'parts': parts, 'changed': changed, 'deleted': deleted, 'replaced': replaced, 'placed': placed}) }}
 {% endmacro %}
 
 
-{#- Step 9: the rows each touched partition holds after the run, by slot (the plan's order):
-    the rows its retired file keeps (its rows minus those changed or deleted) plus the changed
-    rows that land in it. Computed from the counts before any file is written, so a partition
-    left empty gets no file and every COPY is checked against it. Returns [rows of slot 0, ...]. -#}
-{% macro incremental_parquet__rows_per_slot(plan, settings, changes) %}
+{#- Step 9: the query of one group's rows after the run (writer.Group): the changed rows that
+    stay in its retired file's place, the inserts of its partition when it takes them, and the
+    rows of its retired file neither changed nor deleted. -#}
+{% macro incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) %}
     {%- set q = incremental_parquet__quote -%}
     {%- set keys = settings.unique_key -%}
-    {%- set pcols = settings.partition_names -%}
-    {%- set counted = {} -%}
-    {%- for row in run_query('select p.__chrono_slot, (select count(*) from ' ~ q(changes.changed) ~ ' as c where '
-        ~ incremental_parquet__match(pcols, 'c', 'p') ~ '), (select count(*) from ' ~ q(changes.replaced) ~ ' as r where '
-        ~ incremental_parquet__match(pcols, 'r', 'p') ~ ' and (exists (select 1 from ' ~ q(changes.changed) ~ ' as c where '
-        ~ incremental_parquet__match(keys, 'r', 'c') ~ ') or exists (select 1 from ' ~ q(changes.deleted) ~ ' as x where '
-        ~ incremental_parquet__match(keys, 'r', 'x') ~ '))) from ' ~ q(changes.parts) ~ ' as p').rows -%}
-        {%- do counted.update({row[0] | int: {'new': row[1] | int, 'removed': row[2] | int}}) -%}
-    {%- endfor -%}
     {%- set rows = [] -%}
-    {%- for slot in plan.writes -%}
-        {%- set figures = counted[loop.index0] -%}
-        {%- do rows.append(figures.new + ((slot.retired_rows - figures.removed) if slot.retired else 0)) -%}
-    {%- endfor -%}
-    {{ return(rows) }}
-{% endmacro %}
-
-
-{#- Step 9: the query of one touched partition's rows after the run (slot `index`): the changed
-    rows that land in it, and the rows of its retired file neither changed nor deleted. -#}
-{% macro incremental_parquet__slot_rows_sql(slot, index, settings, changes, out_names) %}
-    {%- set q = incremental_parquet__quote -%}
-    {%- set keys = settings.unique_key -%}
-    {%- set rows = ['select ' ~ incremental_parquet__columns(out_names, 'c.') ~ ' from ' ~ q(changes.changed) ~ ' as c semi join '
-        ~ q(changes.parts) ~ ' as p on ' ~ incremental_parquet__match(settings.partition_names, 'c', 'p')
-        ~ ' and p.__chrono_slot = ' ~ index] -%}
-    {%- if slot.retired -%}
-        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([slot.retired_uri], []) ~ ' as k anti join '
+    {%- if group.retired -%}
+        {%- do rows.append('select ' ~ incremental_parquet__columns(out_names, 'c.') ~ ' from ' ~ q(changes.changed)
+            ~ ' as c semi join (select * from ' ~ q(changes.placed) ~ ' where __chrono_target = '
+            ~ incremental_parquet__literal(group.retired_uri) ~ ') as p on ' ~ incremental_parquet__match(keys, 'c', 'p')) -%}
+    {%- endif -%}
+    {%- if group.inserts is not none -%}
+        {%- set inserts = 'select ' ~ incremental_parquet__columns(out_names, 'c.') ~ ' from ' ~ q(changes.changed)
+            ~ ' as c semi join ' ~ q(changes.parts) ~ ' as p on ' ~ incremental_parquet__match(settings.partition_names, 'c', 'p')
+            ~ ' and p.__chrono_slot = ' ~ group.inserts -%}
+        {%- if not run.full_refresh -%}
+            {%- set inserts = inserts ~ ' semi join (select * from ' ~ q(changes.placed) ~ ' where __chrono_target is null) as x on '
+                ~ incremental_parquet__match(keys, 'c', 'x') -%}
+        {%- endif -%}
+        {%- do rows.append(inserts) -%}
+    {%- endif -%}
+    {%- if group.retired -%}
+        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([group.retired_uri], []) ~ ' as k anti join '
             ~ q(changes.changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'k', 'c') ~ ' anti join '
             ~ q(changes.deleted) ~ ' as x on ' ~ incremental_parquet__match(keys, 'k', 'x')) -%}
     {%- endif -%}

@@ -56,7 +56,7 @@
     {%- endif -%}
     {%- set raw = {'lookback': lookback} -%}
     {%- for key in ['location', 'partition_by', 'unique_key', 'order_by', 'recompute', 'watermark',
-                    'record_changes', 'feed_limit', 'retention_seconds', 'history_snapshots', 'lock_timeout_seconds',
+                    'record_changes', 'feed_limit', 'max_file_rows', 'retention_seconds', 'history_snapshots', 'lock_timeout_seconds',
                     'on_schema_change', 'compression', 'compression_level', 'row_group_size'] -%}
         {%- if cfg.get(key) is not none -%}
             {%- do raw.update({key: cfg.get(key)}) -%}
@@ -65,7 +65,8 @@
     {#- the environment's defaults, for every model that does not set its own -#}
     {%- for key, variable in [('retention_seconds', 'CHRONO_LAKE_RETENTION_SECONDS'),
                               ('lock_timeout_seconds', 'CHRONO_LAKE_LOCK_TIMEOUT'),
-                              ('feed_limit', 'CHRONO_LAKE_FEED_LIMIT')] -%}
+                              ('feed_limit', 'CHRONO_LAKE_FEED_LIMIT'),
+                              ('max_file_rows', 'CHRONO_LAKE_MAX_FILE_ROWS')] -%}
         {%- if raw.get(key) is none and env_var(variable, '') != '' -%}
             {%- do raw.update({key: env_var(variable)}) -%}
         {%- endif -%}

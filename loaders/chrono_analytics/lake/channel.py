@@ -99,23 +99,22 @@ def op_schema(request: Mapping[str, Any]) -> Any:
     return decision.to_json()
 
 
-def _partitions(request: Mapping[str, Any]) -> list[Any]:
-    """The request's partitions: a JSON list SQL built (to_json) or a list."""
-    raw = request["partitions"]
+def _json_list(request: Mapping[str, Any], name: str) -> list[Any]:
+    """A list of the request: a JSON list SQL built (to_json) or a list."""
+    raw = request.get(name)
     return (json.loads(raw) if isinstance(raw, str) else raw) or []
 
 
 def op_plan(request: Mapping[str, Any]) -> Any:
     run = _run(request)
     run.plan = writer.plan(
-        run.settings, run.start.snapshot, run.start.full_refresh, _partitions(request)
+        run.settings,
+        run.start.snapshot,
+        run.start.full_refresh,
+        _json_list(request, "touched"),
+        _json_list(request, "inserts"),
     )
     return run.plan.to_json()
-
-
-def op_partition_files(request: Mapping[str, Any]) -> Any:
-    run = _run(request)
-    return writer.partition_files(run.settings, run.start.snapshot, _partitions(request))
 
 
 def op_written(request: Mapping[str, Any]) -> Any:
@@ -136,7 +135,7 @@ def op_written(request: Mapping[str, Any]) -> Any:
 def op_commit(request: Mapping[str, Any]) -> Any:
     run = _run(request)
     if run.plan is None:
-        run.plan = writer.plan(run.settings, run.start.snapshot, run.start.full_refresh, [])
+        run.plan = writer.plan(run.settings, run.start.snapshot, run.start.full_refresh, [], [])
     columns = run.columns or (run.start.snapshot.columns if run.start.snapshot else ())
     changes_raw = request.get("changes") or {}
     changes = {
@@ -205,7 +204,6 @@ OPERATIONS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "check": op_check,
     "schema": op_schema,
     "plan": op_plan,
-    "partition_files": op_partition_files,
     "written": op_written,
     "commit": op_commit,
     "abort": op_abort,

@@ -21,6 +21,10 @@ DEFAULT_HISTORY_SNAPSHOTS = 200
 DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
 # the most values one record_changes entry of a commit records (past it: left out)
 DEFAULT_FEED_LIMIT = 50_000
+# about the most rows one data file holds: a partition with more is split into several files
+# (by a hash of the key), and a run rewrites (and sorts) only the files holding its changes,
+# so its memory stays bounded however large a partition grows
+DEFAULT_MAX_FILE_ROWS = 250_000
 COMPRESSIONS = ("zstd", "snappy", "gzip", "lz4", "lz4_raw", "brotli", "uncompressed")
 # Partition values become folder names and are read back by every engine: integers, dates,
 # booleans and short strings only.
@@ -88,6 +92,7 @@ class ModelSettings:
     watermark: str | None
     record_changes: tuple[RecordedChange, ...]
     feed_limit: int
+    max_file_rows: int
     lookback_seconds: int
     retention_seconds: float
     history_snapshots: int
@@ -127,6 +132,7 @@ class ModelSettings:
             "watermark": self.watermark,
             "record_changes": [entry.to_json() for entry in self.record_changes],
             "feed_limit": self.feed_limit,
+            "max_file_rows": self.max_file_rows,
             "lookback_seconds": self.lookback_seconds,
             "on_schema_change": self.on_schema_change,
             "write_options": self.write_options(),
@@ -164,6 +170,16 @@ def _number(model: str, setting: str, raw: Any, default: float, minimum: float) 
     if not value >= minimum:  # also rejects NaN
         raise LakeError(f"incremental_parquet {model}: {setting} must be >= {minimum}, got {raw!r}")
     return value
+
+
+def _count(model: str, setting: str, raw: Any, default: int, minimum: int) -> int:
+    """A whole number of things (rows, values): finite and integral."""
+    value = _number(model, setting, raw, default, minimum)
+    if value != value // 1 or value == float("inf"):
+        raise LakeError(
+            f"incremental_parquet {model}: {setting} must be a whole number, got {raw!r}"
+        )
+    return int(value)
 
 
 def _partition_by(model: str, raw: Any) -> tuple[Column, ...]:
@@ -287,7 +303,10 @@ def resolve(raw: Mapping[str, Any], model: str, external_root: str) -> ModelSett
         recompute=_recompute(model, raw.get("recompute")),
         watermark=None if watermark is None else str(watermark),
         record_changes=_record_changes(model, raw.get("record_changes")),
-        feed_limit=int(_number(model, "feed_limit", raw.get("feed_limit"), DEFAULT_FEED_LIMIT, 0)),
+        feed_limit=_count(model, "feed_limit", raw.get("feed_limit"), DEFAULT_FEED_LIMIT, 0),
+        max_file_rows=_count(
+            model, "max_file_rows", raw.get("max_file_rows"), DEFAULT_MAX_FILE_ROWS, 1
+        ),
         lookback_seconds=round(lookback_hours * 3600),
         retention_seconds=_number(
             model, "retention_seconds", raw.get("retention_seconds"), DEFAULT_RETENTION_SECONDS, 0

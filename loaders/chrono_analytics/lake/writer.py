@@ -194,26 +194,49 @@ def decide_schema(
 
 
 @dataclass(frozen=True)
-class Slot:
-    """One touched partition: the file it gets (written when it keeps rows) and the file it
-    retires (its current one, read for the rows it keeps, and its rows; None in a full
-    refresh)."""
+class NewFile:
+    """One file a run writes: the rows of its group whose key hashes to `bucket` of `buckets`
+    (all of them when `buckets` is 1)."""
 
-    partition: dict[str, Any]
     relpath: str
     uri: str
+    bucket: int
+    buckets: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "relpath": self.relpath,
+            "uri": self.uri,
+            "bucket": self.bucket,
+            "buckets": self.buckets,
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows one partition holds after the run that are written together: the rows `retired`
+    (a current file, or None) keeps (neither changed nor deleted), the changed rows whose old
+    version it held and that stay in its partition (`stays`), and when `inserts` is a number,
+    the changed rows new to the partition that SQL numbered so. Written as `files`: one when
+    the group's rows fit max_file_rows, else ceil(rows / max_file_rows), split by a hash of
+    the key (so each holds about max_file_rows at most, and no write sorts more); `rows` is
+    what they hold together."""
+
+    partition: dict[str, Any]
     retired: str | None
     retired_uri: str | None
-    retired_rows: int
+    inserts: int | None
+    rows: int
+    files: tuple[NewFile, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "partition": self.partition,
-            "relpath": self.relpath,
-            "uri": self.uri,
             "retired": self.retired,
             "retired_uri": self.retired_uri,
-            "retired_rows": self.retired_rows,
+            "inserts": self.inserts,
+            "rows": self.rows,
+            "files": [f.to_json() for f in self.files],
         }
 
 
@@ -227,20 +250,20 @@ class FileWrite:
 @dataclass(frozen=True)
 class Plan:
     version: int
-    slots: tuple[Slot, ...]
+    groups: tuple[Group, ...]
     retired: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
-            "writes": [s.to_json() for s in self.slots],
+            "groups": [g.to_json() for g in self.groups],
             "retired": list(self.retired),
         }
 
-    def slot(self, relpath: str) -> Slot:
-        for candidate in self.slots:
-            if candidate.relpath == relpath:
-                return candidate
+    def partition_of(self, relpath: str) -> dict[str, Any]:
+        for group in self.groups:
+            if any(f.relpath == relpath for f in group.files):
+                return group.partition
         raise LakeError(f"{relpath} is not a file of this run's plan")
 
 
@@ -248,82 +271,107 @@ def _key(partition_by: Sequence[Column], values: Mapping[str, Any]) -> str:
     return partition_folder(tuple(partition_by), dict(values))
 
 
-def partition_files(
-    settings: ModelSettings, snapshot: Snapshot | None, partitions: Sequence[Mapping[str, Any]]
-) -> list[str]:
-    """The URIs of the snapshot's files in `partitions` (each `{'values': {column: value}}`):
-    what an incremental run compares its delta with, instead of every file of the mart."""
-    if snapshot is None:
-        return []
-    wanted = {
-        _key(
-            snapshot.partition_by,
-            {c.name: (entry.get("values") or {}).get(c.name) for c in snapshot.partition_by},
-        )
-        for entry in partitions
-    }
-    return [
-        _file_uri(settings, f.path)
-        for f in snapshot.files
-        if _key(snapshot.partition_by, f.partition) in wanted
-    ]
+@dataclass
+class _Draft:
+    partition: dict[str, Any]
+    retired: DataFile | None
+    rows: int
+    inserts: int | None = None
 
 
 def plan(
     settings: ModelSettings,
     snapshot: Snapshot | None,
     full_refresh: bool,
-    partitions: Sequence[Mapping[str, Any]],
+    touched: Sequence[Mapping[str, Any]],
+    inserts: Sequence[Mapping[str, Any]],
 ) -> Plan:
-    """The files of the next snapshot: one new file per touched partition (`partitions`, the
-    values of each, in the order SQL numbered them). A full refresh retires every current
-    file; an incremental run retires the files of the touched partitions only, so untouched
-    partitions keep their files byte for byte."""
+    """The files of the next snapshot. `touched` (incremental runs): each current file holding
+    a changed or deleted row, as `{'uri', 'removed': its rows changed or deleted, 'stays': the
+    changed rows whose old version it held that stay in its partition}`; `inserts`: each
+    partition receiving changed rows no file of it held (every row, in a full refresh), as
+    `{'values': {column: value}, 'rows', 'number'}`. Each touched file is rewritten without its
+    removed rows and with its staying ones; a partition's inserts join the smallest file of it
+    with room for them (rewritten too) or start a new file. Untouched files are kept byte for
+    byte; a full refresh retires every current file."""
     version = 1 if snapshot is None else snapshot.version + 1
     store = open_store(settings.location)
-    current = (
-        {}
-        if snapshot is None
-        else {_key(snapshot.partition_by, f.partition): f for f in snapshot.files}
-    )
-    slots: list[Slot] = []
-    seen: set[str] = set()
-    token = uuid.uuid4().hex[:12]
-    for index, entry in enumerate(partitions):
+    limit = settings.max_file_rows
+    current = [] if snapshot is None or full_refresh else list(snapshot.files)
+    by_uri = {_file_uri(settings, f.path): f for f in current}
+    drafts: list[_Draft] = []
+    for entry in touched:
+        uri = str(entry["uri"])
+        file = by_uri.get(uri)
+        if file is None:
+            raise LakeError(f"incremental_parquet {settings.model}: {uri} is not a current file")
+        rows = file.rows - int(entry["removed"]) + int(entry["stays"])
+        drafts.append(_Draft(dict(file.partition), file, rows))
+    for entry in inserts:
         values = {c.name: (entry.get("values") or {}).get(c.name) for c in settings.partition_by}
         folder = _key(settings.partition_by, values)
-        if folder in seen:
-            raise LakeError(f"incremental_parquet {settings.model}: partition {folder} twice")
-        seen.add(folder)
-        relpath = f"{folder}/v{version:06d}-{token}-{index}.parquet"
-        store.prepare(relpath)
-        old = None if full_refresh else current.get(folder)
-        slots.append(
-            Slot(
-                values,
-                relpath,
-                store.uri(relpath),
-                None if old is None else old.path,
-                None if old is None else store.uri(old.path),
-                0 if old is None else old.rows,
+        count = int(entry["rows"])
+        rewritten = [
+            d for d in drafts if d.retired and _key(settings.partition_by, d.partition) == folder
+        ]
+        untouched = [
+            f
+            for f in current
+            if _key(settings.partition_by, f.partition) == folder
+            and all(d.retired is not f for d in rewritten)
+        ]
+        options = [(d.rows, d) for d in rewritten] + [(f.rows, f) for f in untouched]
+        fitting = [(rows, o) for rows, o in options if rows + count <= limit]
+        if fitting:
+            chosen = min(fitting, key=lambda option: option[0])[1]
+            if isinstance(chosen, _Draft):
+                draft = chosen
+            else:
+                draft = _Draft(dict(chosen.partition), chosen, chosen.rows)
+                drafts.append(draft)
+        else:
+            draft = _Draft(values, None, 0)
+            drafts.append(draft)
+        draft.rows += count
+        draft.inserts = int(entry["number"])
+    token = uuid.uuid4().hex[:12]
+    groups: list[Group] = []
+    numbered = 0
+    for draft in drafts:
+        folder = _key(settings.partition_by, draft.partition)
+        buckets = 0 if draft.rows <= 0 else -(-draft.rows // limit)
+        files = []
+        for bucket in range(buckets):
+            relpath = f"{folder}/v{version:06d}-{token}-{numbered}.parquet"
+            numbered += 1
+            store.prepare(relpath)
+            files.append(NewFile(relpath, store.uri(relpath), bucket, buckets))
+        groups.append(
+            Group(
+                draft.partition,
+                None if draft.retired is None else draft.retired.path,
+                None if draft.retired is None else store.uri(draft.retired.path),
+                draft.inserts,
+                max(draft.rows, 0),
+                tuple(files),
             )
         )
     if full_refresh:
         retired = [f.path for f in (snapshot.files if snapshot else ())]
     else:
-        retired = [s.retired for s in slots if s.retired is not None]
-    return Plan(version, tuple(slots), tuple(retired))
+        retired = [g.retired for g in groups if g.retired is not None]
+    return Plan(version, tuple(groups), tuple(retired))
 
 
 def written(
     settings: ModelSettings, the_plan: Plan, relpath: str, rows: int, first: bool
 ) -> FileWrite:
     """A data file DuckDB finished writing: flush it to disk."""
-    slot = the_plan.slot(relpath)
+    partition = the_plan.partition_of(relpath)
     open_store(settings.location).make_durable(relpath)
     if first:
         crash_point("during_write")
-    return FileWrite(slot.partition, relpath, rows)
+    return FileWrite(partition, relpath, rows)
 
 
 # -- commit --------------------------------------------------------------------------------------

@@ -17,15 +17,21 @@ tests are not part of the figures) times:
 5. an incremental run after 1% of the pages changed (it also re-reads step 4's pages, which
    are within the lookback);
 reporting wall time, peak RSS of the dbt process, each mart's own seconds (from the snapshot
-it committed) and the lake's bytes against pg_total_relation_size('scrape_pages').
+it committed) and the lake's bytes against pg_total_relation_size('scrape_pages'). After the
+full build of all marts, three analysts' queries on cdx_records (median of 5, through the
+lake's reader) and its files per partition show what the file layout costs readers.
+`--max-file-rows N` sets CHRONO_LAKE_MAX_FILE_ROWS for every run (files of about N rows).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
+import time
 from pathlib import Path
 
+from chrono_analytics.lake.reader import Lake
 from common import (
     TimedRun,
     folder_bytes,
@@ -48,11 +54,45 @@ MARTS = (
 )
 
 
-def run_at(pages: int, delta: int, delta_window: int, workdir: Path) -> dict[str, object]:
+# analysts' queries on cdx_records: a month of one domain pattern, a year's monthly counts,
+# a point lookup by archive date
+QUERIES = {
+    "one month, domains like 'a%'": "select domain, count(*), sum(content_length) from "
+    "cdx_records where archive_date >= date '2024-03-01' and archive_date < date '2024-04-01' "
+    "and domain like 'a%' group by all",
+    "monthly counts of a year": "select processing_month, count(*) from cdx_records where "
+    "processing_year = 2024 group by all",
+    "one archive date": "select count(*), max(record_id) from cdx_records where archive_date = "
+    "date '2023-06-15'",
+}
+
+
+def analyst_queries(lake_root: Path) -> dict[str, float]:
+    """Median seconds of 5 runs of each query, through a fresh reader."""
+    lake = Lake(lake_root)
+    try:
+        timings = {}
+        for label, query in QUERIES.items():
+            seconds = []
+            for _ in range(5):
+                started = time.perf_counter()
+                lake.query(query)
+                seconds.append(time.perf_counter() - started)
+            timings[label] = statistics.median(seconds)
+        return timings
+    finally:
+        lake.close()
+
+
+def run_at(
+    pages: int, delta: int, delta_window: int, workdir: Path, max_file_rows: int | None
+) -> dict[str, object]:
     source, seed_seconds = start_source(workdir, pages)
     if seed_seconds:
         print(f"seeded {pages:,} pages in {seed_seconds:.1f} s", flush=True)
     env = warehouse_env(source.dsn, workdir)
+    if max_file_rows is not None:
+        env["CHRONO_LAKE_MAX_FILE_ROWS"] = str(max_file_rows)
     lake = workdir / "lake"
     runs: dict[str, TimedRun] = {}
     models: dict[str, dict[str, dict[str, object]]] = {}
@@ -81,6 +121,19 @@ def run_at(pages: int, delta: int, delta_window: int, workdir: Path) -> dict[str
     )
     fresh()
     timed("full: all marts", "run", "--full-refresh", "--select", "+marts")
+    queries = analyst_queries(lake)
+    cdx = Lake(lake).snapshot("cdx_records")
+    assert cdx is not None
+    folders = {f.path.rsplit("/", 1)[0] for f in cdx.files}
+    layout = (
+        f"{len(cdx.files)} files in {len(folders)} partitions, "
+        f"{max(f.rows for f in cdx.files):,} rows in the largest"
+    )
+    print(
+        f"  cdx_records: {layout}; queries: "
+        + ", ".join(f"{label} {seconds * 1000:.0f} ms" for label, seconds in queries.items()),
+        flush=True,
+    )
     timed("no change", "run", "--select", "marts")
     # the fixed delta first: a later run re-reads the pages earlier runs touched within the
     # lookback (one hour), so only the first change after the no-change run is the same
@@ -98,6 +151,8 @@ def run_at(pages: int, delta: int, delta_window: int, workdir: Path) -> dict[str
         "source_bytes": source_bytes,
         "sizes": sizes,
         "live": live,
+        "queries": queries,
+        "layout": layout,
     }
 
 
@@ -109,10 +164,16 @@ def main() -> None:
         "--delta-window", type=int, default=100_000, help="the delta's pages: among the newest N"
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chrono-bench"))
+    parser.add_argument(
+        "--max-file-rows", type=int, default=None, help="CHRONO_LAKE_MAX_FILE_ROWS of every run"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(p) for p in args.pages.split(",")]
-    results = {pages: run_at(pages, args.delta, args.delta_window, args.workdir) for pages in sizes}
+    results = {
+        pages: run_at(pages, args.delta, args.delta_window, args.workdir, args.max_file_rows)
+        for pages in sizes
+    }
 
     labels = list(next(iter(results.values()))["runs"])  # type: ignore[call-overload]
     print(f"\n{'run':<44}" + "".join(f"{f'{p:,} pages':>28}" for p in sizes))
@@ -145,6 +206,10 @@ def main() -> None:
                 f"{float(per_mart.get(m, {}).get('total_seconds', 0.0)):>15.2f}" for m in MARTS
             ]
             print(f"{label[:44]:<44}" + "".join(cells))
+        print(f"cdx_records after the full build: {result['layout']}")
+        queries: dict[str, float] = result["queries"]  # type: ignore[assignment]
+        for label, seconds in queries.items():
+            print(f"  query {label}: {seconds * 1000:.1f} ms (median of 5)")
         source_bytes: int = result["source_bytes"]  # type: ignore[assignment]
         print(f"pg_total_relation_size('scrape_pages') = {source_bytes / 1e6:,.1f} MB")
         live: dict[str, int] = result["live"]  # type: ignore[assignment]

@@ -13,7 +13,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -668,6 +668,54 @@ def test_two_partition_levels(make_source_db: Callable[..., str], tmp_path: Path
     assert f"archive_year=2011/archive_month={int(old[4:6])}" in changed
     assert len(changed) == 2
     assert sorted(rows) == sorted(source_pages(dsn))
+
+
+def labelled_pages(dsn: str) -> dict[int, Row]:
+    """pages_by_label computed from the source in Python: (id, label, year start)."""
+    rows = sql(dsn, "select id, status, unix_timestamp from scrape_pages")
+    found = {}
+    for page_id, status, wayback in rows:
+        year = archive_year(wayback)
+        label = None if page_id % 7 == 0 else f"{status}'s"
+        found[page_id] = (page_id, label, None if year is None else date(year, 1, 1))
+    return found
+
+
+def test_partitions_of_text_with_a_quote_of_dates_and_of_null(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    """Each partition's file is written from a filter of literal values of its partition
+    columns: a text holding a quote, a date, NULL, in a full build and for rows moving into an
+    existing partition or into a new one."""
+    dsn = make_source_db(pages=PAGES, seed=29)
+    lake = FixtureLake(dsn, tmp_path, model="pages_by_label")
+    query = "select page_id, page_label, archive_year_start from {model}"
+
+    def stored() -> dict[int, Row]:
+        return {row[0]: tuple(row) for row in lake.rows(query)}
+
+    lake.run()
+    expected = labelled_pages(dsn)
+    assert {row[1] for row in expected.values()} >= {None, "pending's"}
+    assert None in {row[2] for row in expected.values()}
+    assert stored() == expected
+    # one partition per folder, one folder per partition
+    folders = lake.rows(
+        "select regexp_replace(filename, '/[^/]*$', ''), count(distinct (page_label, "
+        f"archive_year_start)) from read_parquet('{lake.location}/*/*/*.parquet', "
+        "filename = true, hive_partitioning = false) group by all"
+    )
+    partitions = {(row[1], row[2]) for row in expected.values()}
+    assert len(folders) == len(partitions) and {row[1] for row in folders} == {1}
+
+    movers = sorted(p for p, row in expected.items() if row[1] == "pending's" and p % 7)[:3]
+    touch(dsn, movers[:2], "status = 'failed'")  # into another label's partitions
+    touch(dsn, movers[2:], "status = 'it''s'")  # into a new partition
+    lake.run()
+    after = labelled_pages(dsn)
+    assert after[movers[0]][1] == "failed's" and after[movers[2]][1] == "it's's"
+    assert stored() == after
+    assert lake.stats()["changed_rows"] == 3
 
 
 # -- configuration and bad input ---------------------------------------------------------------

@@ -111,7 +111,7 @@
         {%- set delta = tmp ~ 'delta' -%}
         {%- do temp_tables.append(delta) -%}
         {%- set read_started = modules.datetime.datetime.now() -%}
-        {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter))) -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter, settings.partition_names))) -%}
         {%- set read_seconds = (modules.datetime.datetime.now() - read_started).total_seconds() -%}
 
         {#- 5. check: the configured columns exist, no key is NULL or repeated -#}
@@ -218,8 +218,10 @@
 {#- Step 7: what the delta changes in the lake. Returns {'changed_rows', 'deleted_rows',
     'recompute_values', 'touched_json' (each current file holding a changed or deleted row:
     its uri, those rows, the changed rows that stay in it), 'inserts_json' (each partition
-    receiving changed rows no file of it held, numbered), 'feed' (record_changes: the values
-    of the changed and deleted rows, old and new)} and leaves the temp tables changed, deleted,
+    receiving changed rows no file of it held, numbered), 'partition_filters' (the SQL filter
+    of each numbered partition's rows), 'feed' (record_changes: the values of the changed and
+    deleted rows, old and new)} and leaves the temp tables changed (the delta itself in a full
+    refresh writing the model's columns), deleted,
     replaced (with __chrono_file, the file of each row), placed (incremental runs: the key of
     each changed row and __chrono_target, the file its old version held when it stays in that
     partition, else NULL) and parts (the partitions of the inserts, __chrono_slot numbering
@@ -228,7 +230,9 @@
     {%- set q = incremental_parquet__quote -%}
     {%- set keys = settings.unique_key -%}
     {%- set pcols = settings.partition_names -%}
-    {%- set changed, deleted, replaced, placed, parts = tmp ~ 'changed', tmp ~ 'deleted', tmp ~ 'replaced', tmp ~ 'placed', tmp ~ 'parts' -%}
+    {#- a full refresh whose columns are the model's writes the delta itself (no copy of it) -#}
+    {%- set changed = delta if run.full_refresh and out_names == delta_names else tmp ~ 'changed' -%}
+    {%- set deleted, replaced, placed, parts = tmp ~ 'deleted', tmp ~ 'replaced', tmp ~ 'placed', tmp ~ 'parts' -%}
     {%- do temp_tables.extend([changed, deleted, replaced, placed, parts]) -%}
     {%- set recorded_columns = [] -%}
     {%- for entry in settings.record_changes -%}
@@ -247,7 +251,10 @@
     {%- set pcol_list = incremental_parquet__columns(pcols) -%}
     {%- if run.full_refresh -%}
         {#- everything is rewritten; the old rows only tell which keys left (deleted) -#}
-        {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta))) -%}
+        {%- if changed != delta -%}
+            {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
+                ~ ' order by ' ~ pcol_list)) -%}
+        {%- endif -%}
         {%- set old_rows = q(stored) if (tracked | reject('in', stored_names) | list | length) == 0 else '(select * from ' ~ q(delta) ~ ' where false)' -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, 'select ' ~ incremental_parquet__columns(tracked, 's.')
             ~ ', cast(null as varchar) as __chrono_file from ' ~ old_rows ~ ' as s')) -%}
@@ -288,10 +295,24 @@
     {#- deleted: replaced rows whose key the delta does not hold -#}
     {%- do run_query(incremental_parquet__temp_table_sql(deleted,
         'select r.* from ' ~ q(replaced) ~ ' as r anti join ' ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 'r', 'd'))) -%}
-    {#- parts: the partitions receiving inserts, numbered in order -#}
+    {#- parts: the partitions receiving inserts, numbered in order, each with the filter of
+        its rows as SQL text (literal values, which DuckDB pushes into the scan of the changed
+        rows: sorted by partition, a file's COPY reads only its partition's row groups, where a
+        join would read every changed row for every file) -#}
+    {%- set partition_filters = [] -%}
+    {%- for name in pcols -%}
+        {%- do partition_filters.append("case when " ~ q(name) ~ " is null then " ~ incremental_parquet__literal(q(name) ~ ' is null')
+            ~ " else " ~ incremental_parquet__literal(q(name) ~ ' = cast(') ~ " || '''' || replace(cast(" ~ q(name)
+            ~ " as varchar), '''', '''''') || ''' as ' || typeof(" ~ q(name) ~ ") || ')' end") -%}
+    {%- endfor -%}
     {%- do run_query(incremental_parquet__temp_table_sql(parts,
-        'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot from (select '
+        'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot, '
+        ~ (partition_filters | join(" || ' and ' || ")) ~ ' as __chrono_filter from (select '
         ~ pcol_list ~ ', count(*) as __chrono_rows from ' ~ inserted ~ ' group by all)')) -%}
+    {%- set filters = {} -%}
+    {%- for row in run_query('select __chrono_slot, __chrono_filter from ' ~ q(parts)).rows -%}
+        {%- do filters.update({row[0] | int: row[1] | string}) -%}
+    {%- endfor -%}
     {#- the touched files: each holding a changed or deleted row (incremental runs) -#}
     {%- set touched_json = '[]' -%}
     {%- if not run.full_refresh -%}
@@ -331,7 +352,7 @@
     {{ return({
         'touched_json': touched_json, 'inserts_json': figures[0], 'changed_rows': figures[1] | int, 'deleted_rows': figures[2] | int,
         'recompute_values': none if figures[3] is none else figures[3] | int, 'feed': feed,
-        'parts': parts, 'changed': changed, 'deleted': deleted, 'replaced': replaced, 'placed': placed}) }}
+        'partition_filters': filters, 'changed': changed, 'deleted': deleted, 'replaced': replaced, 'placed': placed}) }}
 {% endmacro %}
 
 
@@ -348,9 +369,8 @@
             ~ incremental_parquet__literal(group.retired_uri) ~ ') as p on ' ~ incremental_parquet__match(keys, 'c', 'p')) -%}
     {%- endif -%}
     {%- if group.inserts is not none -%}
-        {%- set inserts = 'select ' ~ incremental_parquet__columns(out_names, 'c.') ~ ' from ' ~ q(changes.changed)
-            ~ ' as c semi join ' ~ q(changes.parts) ~ ' as p on ' ~ incremental_parquet__match(settings.partition_names, 'c', 'p')
-            ~ ' and p.__chrono_slot = ' ~ group.inserts -%}
+        {%- set inserts = 'select ' ~ incremental_parquet__columns(out_names, 'c.') ~ ' from (select * from ' ~ q(changes.changed)
+            ~ ' where ' ~ changes.partition_filters[group.inserts] ~ ') as c' -%}
         {%- if not run.full_refresh -%}
             {%- set inserts = inserts ~ ' semi join (select * from ' ~ q(changes.placed) ~ ' where __chrono_target is null) as x on '
                 ~ incremental_parquet__match(keys, 'c', 'x') -%}

@@ -223,9 +223,10 @@
 {% endmacro %}
 
 {#- The delta: the model's rows this run rebuilds (all of them, or those whose recompute
-    column holds a value of the recompute set), one row per key (the greatest watermark, then
-    every column, breaks ties). -#}
-{% macro incremental_parquet__delta_sql(sql, recompute_filter) %}
+    column holds a value of the recompute set), sorted by the partition columns
+    `partition_names` (a file's COPY then reads only its partition's row groups). -#}
+{% macro incremental_parquet__delta_sql(sql, recompute_filter, partition_names) %}
     {{ return('select * from (\n' ~ sql ~ '\n) as model_rows'
-        ~ ('\nwhere ' ~ recompute_filter if recompute_filter else '')) }}
+        ~ ('\nwhere ' ~ recompute_filter if recompute_filter else '')
+        ~ '\norder by ' ~ incremental_parquet__columns(partition_names)) }}
 {% endmacro %}

@@ -251,10 +251,8 @@
     {%- set pcol_list = incremental_parquet__columns(pcols) -%}
     {%- if run.full_refresh -%}
         {#- everything is rewritten; the old rows only tell which keys left (deleted) -#}
-        {%- if changed != delta -%}
-            {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
-                ~ ' order by ' ~ pcol_list)) -%}
-        {%- endif -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
+            ~ ' order by ' ~ pcol_list)) if changed != delta else none -%}
         {%- set old_rows = q(stored) if (tracked | reject('in', stored_names) | list | length) == 0 else '(select * from ' ~ q(delta) ~ ' where false)' -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, 'select ' ~ incremental_parquet__columns(tracked, 's.')
             ~ ', cast(null as varchar) as __chrono_file from ' ~ old_rows ~ ' as s')) -%}

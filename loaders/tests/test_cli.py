@@ -105,7 +105,7 @@ def test_synthetic_data_is_deterministic_and_covers_the_ugly_cases(
         pg_server.ensure_database(name)
         dsn = embedded_admin_dsn(pg_server.port, name)
         reader_role.setup_embedded_reader(dsn, READER_ROLE, name)
-        source_db.seed(dsn, source_db.SyntheticShape(pages=3000, seed=7))
+        source_db.seed(dsn, source_db.SyntheticShape(pages=3000, seed=42))
         dsns.append(dsn)
     assert fingerprint(dsns[0]) == fingerprint(dsns[1])
 
@@ -135,6 +135,27 @@ def test_synthetic_data_is_deterministic_and_covers_the_ugly_cases(
             assert row is not None and row[0] > 0, label
         cur.execute("select count(distinct status) from scrape_pages")
         assert cur.fetchone() == (17,)
+        # the timeline: nothing after the generation, a capture before its processing, a
+        # session's pages inside its window, updates spread out (not stacked on the minute
+        # of the generation, which a clamp to it once did: every run's lookback re-read them)
+        timeline = {
+            "after the generation": "greatest(created_at, updated_at) > now()",
+            "captured after processed": "unix_timestamp ~ '^(19|20)[0-9]{2}(0[1-9]|1[0-2])"
+            "(0[1-9]|[12][0-9]|3[01])([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]$' and unix_timestamp "
+            "> to_char(created_at at time zone 'UTC', 'YYYYMMDDHH24MISS')",
+            "updated before created": "updated_at < created_at",
+            "outside its session's window": "exists (select from scrape_sessions as s where "
+            "s.id = scrape_pages.scrape_session_id and (scrape_pages.created_at < s.started_at "
+            "or scrape_pages.created_at > coalesce(s.completed_at, now())))",
+        }
+        for label, condition in timeline.items():
+            cur.execute(f"select count(*) from scrape_pages where {condition}")
+            assert cur.fetchone() == (0,), label
+        cur.execute(
+            "select max(n) from (select count(*) as n from scrape_pages "
+            "group by date_trunc('minute', updated_at)) as per_minute"
+        )
+        assert cur.fetchone()[0] <= 3  # type: ignore[index]
 
 
 def test_the_profiles_attach_the_source_only_through_the_plugin() -> None:

@@ -254,12 +254,13 @@ with_url as (
             else 'wayback'
         end as fetched_from,
         status in ('completed', 'manually_approved') as has_body,
-        least(
-            created_at
-                + case when status = 'pending' and pg_temp.r(id, 113) < 0.5 then interval '0'
-                       else pg_temp.r(id, 114) * interval '20 days' end,
-            pg_temp.anchor()
-        ) as updated_at
+        -- up to 20 days after created_at, and never after the anchor: a page created in the
+        -- last 20 days is updated at a random time between its creation and the anchor (not
+        -- at the anchor itself, which would stack thousands of updates on one minute)
+        created_at
+            + case when status = 'pending' and pg_temp.r(id, 113) < 0.5 then interval '0'
+                   else pg_temp.r(id, 114) * least(interval '20 days', pg_temp.anchor() - created_at) end
+            as updated_at
     from with_status as w
 )
 

@@ -17,24 +17,14 @@
     regexp_full_match({{ column }}, '[ \t\n\r\f\v]*')
 {%- endmacro %}
 
-{#- Words: maximal runs of characters other than whitespace. Every run of two or
-    more whitespace characters and every whitespace character other than a space becomes one
-    space (the regular expression matches only there, which is rare in prose); the words are
-    then the pieces between single spaces, less the empty piece before a leading and after a
-    trailing whitespace character (codes 9 to 13 and 32). Two traps avoided: a trim of the
-    text first would cost more than the whole count (DuckDB's trim with a character list is
-    slow on long strings), and an IN list here becomes a join that no query can prune, so
-    every query on the view, whatever its columns, would ship the bodies. -#}
+{#- Words: maximal runs of characters other than whitespace, counted by the dbt plugin's
+    function chrono_word_count (loaders/chrono_analytics/text_measures.py: one compiled pass
+    over the UTF-8 bytes, about four times faster than the fastest SQL found, a regular
+    expression normalising whitespace then string_split). It exists on the connections dbt
+    opens: a session of its own that queries a view counting words (stg_chrono__scrape_pages)
+    registers it first (text_measures.register), as it attaches the source. -#}
 {% macro word_count(column) -%}
-    case
-        when {{ is_blank_text(column) }} then 0
-        else len(string_split(regexp_replace({{ column }}, '[ \t\n\r\f\v]{2,}|[\t\n\r\f\v]', ' ', 'g'), ' '))
-            - (ascii({{ column }}) = 32 or ascii({{ column }}) between 9 and 13)::integer
-            - (
-                suffix({{ column }}, ' ') or suffix({{ column }}, e'\t') or suffix({{ column }}, e'\n')
-                or suffix({{ column }}, e'\r') or suffix({{ column }}, e'\f') or suffix({{ column }}, chr(11))
-            )::integer
-    end
+    chrono_word_count({{ column }})
 {%- endmacro %}
 
 {#- Paragraphs: blocks of text separated by one or more blank lines (lines of whitespace

@@ -9,7 +9,8 @@
   ``require_source()`` stops a run whose selection reads the source with that line;
 - it registers ``chrono_lake(request varchar) -> varchar``, the channel through which the
   ``incremental_parquet`` materialization asks the lake's Python side to lock, plan and
-  commit (``chrono_analytics.lake.channel``);
+  commit (``chrono_analytics.lake.channel``), and ``chrono_word_count(text varchar) -> bigint``,
+  the word count of the ``word_count`` macro (``chrono_analytics.text_measures``);
 - when the lake is on S3 (``CHRONO_LAKE_ROOT=s3://...``), it loads httpfs from its wheel and
   gives DuckDB the bucket's credentials from the AWS_* variables as a temporary secret
   (``chrono_analytics.lake.s3``), so the materialization's COPY writes the data files there.
@@ -24,6 +25,7 @@ from dbt.adapters.events.logging import AdapterLogger
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
 
+from chrono_analytics import text_measures
 from chrono_analytics.config import lake_uri
 from chrono_analytics.duckdb_setup import install_postgres_extension
 from chrono_analytics.lake import channel, s3
@@ -52,6 +54,7 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         install_postgres_extension(conn)
         conn.create_function("chrono_lake", channel.handle, [VARCHAR], VARCHAR, side_effects=True)
+        text_measures.register(conn)
         if s3.is_remote(lake_uri()):
             # a LakeError (missing credentials) is a RuntimeError: dbt reports it as a
             # connection failure, in one line

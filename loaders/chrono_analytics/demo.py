@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from chrono_analytics import source_db
+from chrono_analytics import source_db, text_measures
 from chrono_analytics.cli import run_dbt
 from chrono_analytics.config import Settings, load_settings
 from chrono_analytics.duckdb_setup import install_postgres_extension
@@ -42,6 +42,7 @@ def print_summary(settings: Settings) -> None:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
         install_postgres_extension(conn)
         attach_source(conn, settings)
+        text_measures.register(conn)  # the staging view of the pages counts words with it
         relations = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = current_database() and table_schema not like 'dbt_test%' "

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 from psycopg2.extensions import make_dsn, parse_dsn
 
+from chrono_analytics import text_measures
 from chrono_analytics.config import ADMIN_ROLE
 from chrono_analytics.duckdb_setup import install_postgres_extension
 
@@ -148,6 +149,7 @@ class Warehouse:
         if attach_source:
             install_postgres_extension(conn)
             conn.execute(f"attach '{self.admin_dsn}' as chrono_pg (type postgres, read_only)")
+            text_measures.register(conn)  # as the dbt plugin does: the pages' view counts words
         return conn
 
 

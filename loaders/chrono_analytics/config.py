@@ -127,7 +127,26 @@ def lake_uri() -> str:
 
 
 def duckdb_path() -> Path:
-    return _path_env("CHRONO_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
+    path = _path_env("CHRONO_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
+    check_duckdb_file_name(path)
+    return path
+
+
+# DuckDB names the database of a file after its name up to the first dot, except that main,
+# system and temp (its own catalogs) become main_db, system_db and temp_db; dbt-duckdb names
+# it after the file, so every statement dbt sends fails with 'Catalog "main" does not exist!'.
+DUCKDB_RESERVED_FILE_NAMES = ("main", "system", "temp")
+
+
+def check_duckdb_file_name(path: str | Path) -> None:
+    """Refuse a warehouse file that DuckDB would rename (see DUCKDB_RESERVED_FILE_NAMES)."""
+    name = Path(path).name.lstrip(".").split(".")[0]  # as both DuckDB and dbt-duckdb read it
+    if name in DUCKDB_RESERVED_FILE_NAMES:
+        raise UserFacingError(
+            f"CHRONO_DUCKDB_PATH={str(path)!r}: DuckDB calls the database in a file named "
+            f"{name}.* {name + '_db'!r}, and dbt-duckdb then finds no catalog {name!r}; "
+            f"give the file another name (the default is {DEFAULT_DUCKDB_PATH})"
+        )
 
 
 def events_root() -> Path:

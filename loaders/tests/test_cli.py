@@ -195,6 +195,42 @@ def test_the_profiles_attach_the_source_only_through_the_plugin() -> None:
     ) in events_source
 
 
+@pytest.mark.parametrize("name", ["main.duckdb", "temp.duckdb", "system.v2.duckdb"])
+def test_a_warehouse_file_duckdb_would_rename_is_a_clear_error(name: str, tmp_path: Path) -> None:
+    """DuckDB calls the database of main.duckdb main_db; dbt-duckdb looks for main and failed
+    every statement with 'Catalog "main" does not exist!'. Refused by the settings, which the
+    CLI and the dbt plugin (on every connection) load."""
+    path = str(tmp_path / name)
+    stem = name.split(".")[0]
+    expected = (
+        f"CHRONO_DUCKDB_PATH='{path}': DuckDB calls the database in a file named {stem}.* "
+        f"'{stem}_db', and dbt-duckdb then finds no catalog '{stem}'"
+    )
+    result = run_cli("db", "status", CHRONO_DUCKDB_PATH=path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {expected}"), result.stderr
+    assert "Traceback" not in result.stderr
+    if name != "main.duckdb":
+        return
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONO_")}
+    env.update(CHRONO_DUCKDB_PATH=path, CHRONO_LAKE_ROOT=str(tmp_path / "lake"))
+    seed = ["seed", "--select", "mime_content_categories"]
+    paths = ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    dbt = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *seed, *paths],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert dbt.returncode != 0
+    assert expected in dbt.stdout, dbt.stdout[-2000:]
+    assert "Traceback" not in dbt.stdout + dbt.stderr
+    assert 'Catalog "main" does not exist' not in dbt.stdout
+
+
 @pytest.mark.parametrize("bad_port", ["abc", "55x"])
 def test_a_non_numeric_port_is_a_clear_error(bad_port: str) -> None:
     result = run_cli("db", "status", CHRONO_PG_PORT=bad_port)

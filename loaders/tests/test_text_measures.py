@@ -131,3 +131,13 @@ def test_dbt_connections_count_with_it() -> None:
     plain = duckdb.connect()
     text_measures.register(plain)
     assert plain.execute("select chrono_word_count('a  b\u00a0c')").fetchone() == (2,)
+
+
+def test_a_huge_body_and_empty_texts_around_it(conn: duckdb.DuckDBPyConnection) -> None:
+    """A 40 MB body (PostgreSQL allows 1 GB) between empty and blank texts."""
+    huge = "word \u00a0x\t\n" * 4_000_000  # 2 words per 10 characters (NBSP joins)
+    texts = ["", huge, " ", None, "last one"]
+    given = pa.table({"i": list(range(len(texts))), "body": pa.array(texts, pa.string())})
+    conn.register("given", given)
+    rows = conn.execute("select chrono_word_count(body) from given order by i").fetchall()
+    assert [count for (count,) in rows] == [0, 8_000_000, 0, None, 2]

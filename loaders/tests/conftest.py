@@ -36,21 +36,21 @@ _db_numbers = itertools.count(1)
 # order is by test count, which put the long one-test files last, each running alone at the
 # end).
 LONGEST_FIRST = (
-    "test_incremental_parquet.py",  # 354 s
-    "test_sync.py",  # 176 s
-    "test_lake_readers.py",  # 159 s
-    "test_demo.py",  # 105 s
-    "test_events_models.py",  # 102 s
-    "test_analysts_command.py",  # 91 s
-    "test_api.py",  # 90 s
-    "test_lake_s3.py",  # 85 s
-    "test_marts_incremental.py",  # 74 s
-    "test_source_role.py",  # 62 s
-    "test_docs.py",  # 61 s
-    "test_source_freshness_and_outage.py",  # 51 s
-    "test_staging.py",  # 45 s
-    "test_lake_engines.py",  # 40 s
-    "test_marts_derivations.py",  # 38 s
+    "test_incremental_parquet.py",  # 264 s
+    "test_sync.py",  # 199 s
+    "test_docs.py",  # 129 s
+    "test_demo.py",  # 124 s
+    "test_events_models.py",  # 118 s
+    "test_api.py",  # 107 s
+    "test_analysts_command.py",  # 103 s
+    "test_lake_readers.py",  # 101 s
+    "test_source_role.py",  # 93 s
+    "test_lake_s3.py",  # 73 s
+    "test_marts_incremental.py",  # 67 s
+    "test_lake_engines.py",  # 48 s
+    "test_source_freshness_and_outage.py",  # 38 s
+    "test_cli.py",  # 37 s
+    "test_marts_derivations.py",  # 29 s
 )
 
 

@@ -67,12 +67,34 @@
         inner join projects on domains.project_id = projects.id
         where {{ changed_since_condition('projects.updated_at', run.since) }}
     {%- endset -%}
+    {#- the source's pages per UTC day of created_at, counted by index range: the days that
+        hold pages are found by a skip scan of the created_at index (one probe per day), each
+        day's pages counted by an index-only range scan; a third of the time of a group by
+        over the day of every row. The last day PostgreSQL can represent has no next day. -#}
+    {%- set last_day = "timestamptz '" ~ last_source_day() ~ " 00:00:00+00'" -%}
     {%- set source_days -%}
+        with recursive days (day_start) as (
+            select date_trunc('day', min(created_at), 'UTC') from scrape_pages
+            where created_at > '-infinity' and created_at < 'infinity'
+            union all
+            select (
+                select date_trunc('day', min(created_at), 'UTC') from scrape_pages
+                where created_at >= days.day_start + interval '24 hours' and created_at < 'infinity'
+            )
+            from days where days.day_start < {{ last_day }}
+        )
         select
-            case when isfinite(created_at) then (created_at at time zone 'UTC')::date end as day,
-            count(*) as pages
-        from scrape_pages
-        group by 1
+            (day_start at time zone 'UTC')::date as day,
+            (
+                select count(*) from scrape_pages
+                where created_at >= day_start and created_at < case
+                    when day_start < {{ last_day }} then day_start + interval '24 hours' else 'infinity'
+                end
+            ) as pages
+        from days where day_start is not null
+        union all
+        select null, count(*) from scrape_pages
+        where created_at is null or created_at = 'infinity' or created_at = '-infinity'
     {%- endset -%}
     {%- set differing_days = run_query(
         'select cast(coalesce(source_days.day, mart_days.day) as varchar) from (select * from postgres_query(' ~ chrono_pg_literal(source_days) ~ ')) as source_days'
@@ -97,8 +119,9 @@
                 {%- do ranges.append("(created_at is null or not isfinite(created_at))") -%}
                 {%- do mart_days.append('processing_date is null') -%}
             {%- else -%}
-                {%- do ranges.append("(created_at >= timestamptz '" ~ day ~ " 00:00:00+00' and created_at < timestamptz '"
-                    ~ day ~ " 00:00:00+00' + interval '24 hours')") -%}
+                {%- set day_start = "timestamptz '" ~ day ~ " 00:00:00+00'" -%}
+                {%- set day_end = "'infinity'" if day == last_source_day() else day_start ~ " + interval '24 hours'" -%}
+                {%- do ranges.append('(created_at >= ' ~ day_start ~ ' and created_at < ' ~ day_end ~ ')') -%}
                 {%- do mart_days.append("processing_date = date '" ~ day ~ "'") -%}
             {%- endif -%}
         {%- endfor -%}

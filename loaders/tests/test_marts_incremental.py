@@ -3,9 +3,10 @@
 Everything a hostile or broken source does at once: a project renamed (its archive_source
 switched) and a domain moved, values the marts copy onto every page of them; pages deleted
 (some from a busy day, every page of another day); updated_at far in the future, infinite,
-NULL and backdated; created_at NULL and infinite; a page whose domain_id became NULL; a URL of
-2,000,000 path segments. An incremental run must carry all of it and then hold, row by row,
-what a build from nothing holds; a rerun without change writes no file.
+NULL and backdated; created_at NULL and infinite; timestamps past DuckDB's range (PostgreSQL's
+last instant); a page whose domain_id became NULL; a URL of 2,000,000 path segments. An
+incremental run must carry all of it and then hold, row by row, what a build from nothing
+holds; a rerun without change writes no file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg2
 
 from chrono_analytics.lake.reader import Lake
-from warehouse_helpers import Warehouse, admin_dsn
+from warehouse_helpers import PROJECT_ROOT, Warehouse, admin_dsn, target_folder
 
 MARTS = {
     "cdx_records": "record_id",
@@ -110,7 +111,7 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
         cur.execute(
             "select scrape_pages.id from scrape_pages join domains "
             "on scrape_pages.domain_id = domains.id "
-            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 12",
+            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 14",
             (project, old_project),
         )
         ids = [row[0] for row in cur.fetchall()]
@@ -132,6 +133,9 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
             # a quote in the host: the domain marts' recompute set, written into their
             # filters as SQL literals, holds it
             "original_url = 'https://o''brien.example.org/a', updated_at = now()",
+            # PostgreSQL's last instant, past DuckDB's timestamp range
+            "created_at = '294276-12-31 23:59:59.999999+00', updated_at = now()",
+            "updated_at = '294276-12-31 23:59:59.999999+00', status = 'pending'",
         ]
         for page_id, assignment in zip(ids, hostile, strict=False):
             cur.execute(f"update scrape_pages set {assignment} where id = %s", (page_id,))
@@ -180,9 +184,25 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
     }
     assert names == {"Renamed project"}
 
+    # values past DuckDB's timestamps (which its postgres scanner wraps around to ~290000 BC)
+    # are NULL in the marts, not a wrong date
+    assert mart_rows(incremental, "cdx_records", f"record_id = {ids[12]} and created_at is null")
+    assert mart_rows(incremental, "cdx_records", f"record_id = {ids[13]} and updated_at is null")
+
     # the implausible rows are counted by warn-level tests, not errors
-    tested = incremental.dbt("test", "--select", "stg_chrono__scrape_pages", check=False)
+    tested = incremental.dbt(
+        "test", "--select", "stg_chrono__scrape_pages", "source:chrono.scrape_pages", check=False
+    )
     assert "implausible" in tested.stdout and " WARN " in tested.stdout, tested.stdout[-3000:]
+    compiled = target_folder(PROJECT_ROOT, ()) / "compiled" / "chrono_analytics" / "tests"
+    warned = (
+        compiled / "staging" / "warn_scrape_pages_with_implausible_timestamps.sql"
+    ).read_text()
+    with incremental.connect() as conn:
+        reasons = dict(conn.execute(f"select * from ({warned})").fetchall())
+    assert reasons[ids[12]] == "created_at is past DuckDB's range (294247-01-10), loaded as NULL"
+    assert reasons[ids[13]] == "updated_at is past DuckDB's range (294247-01-10), loaded as NULL"
+    assert reasons[ids[4]] == "created_at is NULL"
 
     # a rerun without change writes no data file
     before = data_files(incremental)

@@ -16,8 +16,8 @@ renamed as (
         duplicate_pages,
         list_pages_filtered,
         incremental_enabled as is_incremental_enabled,
-        created_at,
-        updated_at
+        {{ source_timestamp('created_at') }} as created_at,
+        {{ source_timestamp('updated_at') }} as updated_at
     from source
 )
 

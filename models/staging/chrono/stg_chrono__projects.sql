@@ -16,8 +16,8 @@ renamed as (
         process_documents as is_processing_documents,
         enable_attachment_download as is_attachment_download_enabled,
         langextract_enabled as is_langextract_enabled,
-        created_at,
-        updated_at
+        {{ source_timestamp('created_at') }} as created_at,
+        {{ source_timestamp('updated_at') }} as updated_at
     from source
 )
 

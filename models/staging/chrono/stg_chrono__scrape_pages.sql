@@ -52,11 +52,11 @@ renamed as (
 
         -- timestamps (UTC)
         {{ parse_wayback_timestamp('unix_timestamp') }} as archived_at,
-        first_seen_at,
-        last_attempt_at,
-        completed_at,
-        created_at,
-        updated_at
+        {{ source_timestamp('first_seen_at') }} as first_seen_at,
+        {{ source_timestamp('last_attempt_at') }} as last_attempt_at,
+        {{ source_timestamp('completed_at') }} as completed_at,
+        {{ source_timestamp('created_at') }} as created_at,
+        {{ source_timestamp('updated_at') }} as updated_at
     from source
 )
 

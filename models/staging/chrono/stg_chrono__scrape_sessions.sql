@@ -12,10 +12,10 @@ renamed as (
         completed_urls,
         failed_urls,
         cancelled_urls,
-        started_at,
-        completed_at,
-        created_at,
-        updated_at
+        {{ source_timestamp('started_at') }} as started_at,
+        {{ source_timestamp('completed_at') }} as completed_at,
+        {{ source_timestamp('created_at') }} as created_at,
+        {{ source_timestamp('updated_at') }} as updated_at
     from source
 )
 

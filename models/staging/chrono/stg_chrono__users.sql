@@ -9,8 +9,8 @@ renamed as (
         {{ mask_personal_data("nullif(trim(academic_affiliation), '')") }} as academic_affiliation,
         is_active,
         is_verified,
-        created_at,
-        updated_at
+        {{ source_timestamp('created_at') }} as created_at,
+        {{ source_timestamp('updated_at') }} as updated_at
     from source
 )
 

@@ -95,6 +95,7 @@
         union all
         select null, count(*) from scrape_pages
         where created_at is null or created_at = 'infinity' or created_at = '-infinity'
+        having count(*) > 0
     {%- endset -%}
     {%- set differing_days = run_query(
         'select cast(coalesce(source_days.day, mart_days.day) as varchar) from (select * from postgres_query(' ~ chrono_pg_literal(source_days) ~ ')) as source_days'
@@ -116,7 +117,7 @@
         {%- set ranges, mart_days = [], [] -%}
         {%- for day in differing_days -%}
             {%- if day is none -%}
-                {%- do ranges.append("(created_at is null or not isfinite(created_at))") -%}
+                {%- do ranges.append("(created_at is null or created_at = 'infinity' or created_at = '-infinity')") -%}
                 {%- do mart_days.append('processing_date is null') -%}
             {%- else -%}
                 {%- set day_start = "timestamptz '" ~ day ~ " 00:00:00+00'" -%}

@@ -2,9 +2,10 @@
     incremental_parquet models) and the clock its watermark comes from (`watermark`).
     A recompute macro gets `run` = {'since': the previous run's watermark minus the lookback
     (text, UTC) or none, 'stored': the relation of the mart's current snapshot, 'model': its
-    name, 'upstream': {model: snapshot version it consumed last time}} and returns a SQL query
-    of the values to recompute, or none to recompute every row. It runs when the mart is
-    built, never when it is rendered. -#}
+    name, 'upstream': {model: snapshot version it consumed last time}, 'report': a dict the
+    macro may fill with figures of how it found the set, recorded as the run's
+    recompute_report} and returns a SQL query of the values to recompute, or none to recompute
+    every row. It runs when the mart is built, never when it is rendered. -#}
 
 {#- The source's clock: PostgreSQL's statement time, held back to the start of the oldest
     transaction still open on the source (other than the warehouse's own sessions): a row that
@@ -102,6 +103,7 @@
         ~ ' full outer join (select processing_date as day, count(*) as pages from ' ~ run.stored ~ ' group by 1) as mart_days'
         ~ ' on source_days.day is not distinct from mart_days.day where source_days.pages is distinct from mart_days.pages'
     ).columns[0].values() | list -%}
+    {%- do run.get('report', {}).update({'days_with_other_page_counts': differing_days | length}) -%}
     {%- set ids = 'select id from postgres_query(' ~ chrono_pg_literal(changed_pages) ~ ')' -%}
     {%- set backfill = backfill_range() -%}
     {%- if backfill is not none -%}

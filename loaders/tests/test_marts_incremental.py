@@ -152,6 +152,11 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
     for mart in MARTS:
         snapshot = lake.snapshot(mart)
         assert snapshot is not None and snapshot.run["mode"] == "incremental", mart
+    # the days that lost or gained pages: the busy and the emptied day, the insert stamped in
+    # the past, the pages whose created_at became NULL, infinite, 100 BC or 294276 AD (their
+    # old and new days)
+    report = lake.snapshot("cdx_records").run["recompute_report"]  # type: ignore[union-attr]
+    assert report["days_with_other_page_counts"] >= 6, report
     # the domain marts recompute what the page marts' change feeds name, not everything:
     # domain_archive_monthly its (domain, archive month) groups, domain_archive_summary domains
     groups = lake.query("select count(*) from domain_archive_monthly")[0][0]

@@ -75,10 +75,11 @@
     {%- set recompute_filter = none -%}
     {%- set recomputed = none -%}
     {%- set narrowed_inputs = 0 -%}
+    {%- set recompute_report = {} -%}
     {%- if not run.full_refresh and settings.recompute -%}
         {%- set values_sql = context[settings.recompute['values']]({
             'since': run.since, 'stored': q(stored), 'model': this.identifier,
-            'upstream': run.get('upstream', {})}) -%}
+            'upstream': run.get('upstream', {}), 'report': recompute_report}) -%}
         {%- if values_sql is not none -%}
             {%- set recomputed = tmp ~ 'recompute' -%}
             {%- do temp_tables.append(recomputed) -%}
@@ -183,7 +184,7 @@
     {%- set stats = {
         'mode': 'full refresh' if run.full_refresh else 'incremental',
         'recompute_values': changes.recompute_values, 'narrowed_inputs': narrowed_inputs,
-        'nothing_to_recompute': nothing_to_recompute,
+        'nothing_to_recompute': nothing_to_recompute, 'recompute_report': recompute_report,
         'delta_rows': counts[0] | int,
         'changed_rows': changes.changed_rows, 'deleted_rows': changes.deleted_rows,
         'files_written': written | length, 'files_retired': plan.retired | length,

@@ -111,7 +111,7 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
         cur.execute(
             "select scrape_pages.id from scrape_pages join domains "
             "on scrape_pages.domain_id = domains.id "
-            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 14",
+            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 15",
             (project, old_project),
         )
         ids = [row[0] for row in cur.fetchall()]
@@ -136,6 +136,8 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
             # PostgreSQL's last instant, past DuckDB's timestamp range
             "created_at = '294276-12-31 23:59:59.999999+00', updated_at = now()",
             "updated_at = '294276-12-31 23:59:59.999999+00', status = 'pending'",
+            # and its first instant, which DuckDB holds
+            "created_at = '4713-11-24 00:00:00+00 BC', updated_at = now()",
         ]
         for page_id, assignment in zip(ids, hostile, strict=False):
             cur.execute(f"update scrape_pages set {assignment} where id = %s", (page_id,))
@@ -193,6 +195,9 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
     # are NULL in the marts, not a wrong date
     assert mart_rows(incremental, "cdx_records", f"record_id = {ids[12]} and created_at is null")
     assert mart_rows(incremental, "cdx_records", f"record_id = {ids[13]} and updated_at is null")
+    assert mart_rows(
+        incremental, "cdx_records", f"record_id = {ids[14]} and year(processing_date) = -4712"
+    )
 
     # the implausible rows are counted by warn-level tests, not errors
     tested = incremental.dbt(

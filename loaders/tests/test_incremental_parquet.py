@@ -297,6 +297,61 @@ def test_a_fresh_duckdb_file_resolves_ref_after_on_run_start(
     assert counts == expected
 
 
+def registered_views(output: str) -> list[str]:
+    """The incremental_parquet views on-run-start created, as dbt's output names them."""
+    for line in output.splitlines():
+        if "incremental_parquet views: " in line:
+            return line.split("incremental_parquet views: ", 1)[1].strip().split(", ")
+    return []
+
+
+def test_on_run_start_registers_a_view_again_only_when_the_lake_moved_on(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    """A view registered over the current snapshot is left as it is (a sync's cycles do not
+    recreate the views the previous cycle left current); another lake at the same version
+    number or a commit from another DuckDB file make on-run-start create it again, and the
+    view reads the lake's current snapshot."""
+    dsn = make_source_db(pages=PAGES, seed=43)
+    lake = FixtureLake(dsn, tmp_path / "ours")
+    lake.run()
+    reads_view = ("run", "--select", "pages_per_year")
+    assert registered_views(lake.dbt(*reads_view).stdout) == []
+
+    def view_reads(warehouse: Warehouse) -> str:
+        """The lake folder the view of pages_by_year reads."""
+        with warehouse.connect(attach_source=False) as conn:
+            row = conn.execute(
+                "select sql from duckdb_views() where view_name = 'pages_by_year'"
+            ).fetchone()
+        assert row is not None
+        return str(warehouse.lake_root) if f"'{warehouse.lake_root}/" in row[0] else row[0]
+
+    # our DuckDB file over another lake (built from another file) at the same version number
+    builder = Warehouse(dsn, tmp_path / "builder.duckdb", tmp_path / "elsewhere")
+    builder.dbt("run", "--select", "pages_by_year", project_dir=FIXTURE)
+    elsewhere = Lake(builder.lake_root).snapshot("pages_by_year")
+    assert elsewhere is not None and elsewhere.version == lake.snapshot().version
+    ours_elsewhere = Warehouse(dsn, lake.warehouse.duckdb_path, builder.lake_root)
+    output = ours_elsewhere.dbt(*reads_view, project_dir=FIXTURE).stdout
+    assert registered_views(output) == ["pages_by_year"]
+    assert view_reads(ours_elsewhere) == str(builder.lake_root)
+    assert registered_views(lake.dbt(*reads_view).stdout) == ["pages_by_year"]
+    assert view_reads(lake.warehouse) == str(lake.warehouse.lake_root)
+
+    # another DuckDB file commits to our lake, with no change: the same files under a new
+    # version, which the view must record (a downstream model reads the change feed up to it)
+    other = Warehouse(dsn, tmp_path / "other.duckdb", lake.warehouse.lake_root)
+    before = lake.snapshot()
+    other.dbt("run", "--select", "pages_by_year", project_dir=FIXTURE)
+    assert lake.snapshot().files == before.files and lake.snapshot().version == before.version + 1
+    assert registered_views(lake.dbt(*reads_view).stdout) == ["pages_by_year"]
+    with lake.warehouse.connect(attach_source=False) as conn:
+        recorded = conn.execute("select version from main.__chrono_snapshot__pages_by_year")
+        assert recorded.fetchall() == [(before.version + 1,)]
+    assert registered_views(lake.dbt(*reads_view).stdout) == []
+
+
 def test_dbt_run_empty_leaves_the_lake_alone(built: FixtureLake) -> None:
     before, version = built.data_files(), built.snapshot().version
     result = built.run("--empty")

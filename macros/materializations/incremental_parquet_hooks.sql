@@ -3,13 +3,22 @@
 
 {#- on-run-start: (re)create the view of every incremental_parquet model over its current
     snapshot, so that ref() to a model this run does not build resolves, also from a fresh
-    DuckDB file, and a run reads one committed state of each upstream mart. A lake laid out
-    by another partition_by is not registered (its model needs --full-refresh). -#}
+    DuckDB file, and a run reads one committed state of each upstream mart. A view already
+    registered over the current snapshot with the same query (its comment says so:
+    incremental_parquet__view_comment) is left as it is: in a sync's cycle, the models of
+    the previous cycle registered them all. A lake laid out by another partition_by is not
+    registered (its model needs --full-refresh). -#}
 {% macro register_incremental_parquet_views() %}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
+    {%- set comments = {} -%}
+    {%- for row in run_query('select database_name, schema_name, view_name, comment from duckdb_views()'
+        ~ ' where not internal and comment is not null').rows -%}
+        {%- do comments.update({(row[0] ~ '.' ~ row[1] ~ '.' ~ row[2]) | lower: row[3]}) -%}
+    {%- endfor -%}
     {%- set registered = [] -%}
+    {%- set schemas = [] -%}
     {%- for node in graph.nodes.values()
         if node.resource_type == 'model' and node.config.materialized == 'incremental_parquet' -%}
         {%- set current = incremental_parquet__call('snapshot', cfg=node.config, identifier=node.alias) -%}
@@ -19,11 +28,14 @@
         {%- elif current is not none -%}
             {%- set relation = api.Relation.create(
                 database=node.database, schema=node.schema, identifier=node.alias, type='view') -%}
-            {%- do run_query('create schema if not exists ' ~ relation.without_identifier()) -%}
-            {%- do run_query('create or replace view ' ~ relation ~ ' as '
-                ~ incremental_parquet__view_sql(current.file_uris, current.columns)) -%}
-            {%- do incremental_parquet__record_view(node.alias, current.version) -%}
-            {%- do registered.append(node.alias) -%}
+            {%- set view_sql = incremental_parquet__view_sql(current.file_uris, current.columns) -%}
+            {%- set key = (node.database ~ '.' ~ node.schema ~ '.' ~ node.alias) | lower -%}
+            {%- if comments.get(key) != incremental_parquet__view_comment(view_sql, current.version) -%}
+                {{ create_schema_once(relation, schemas) }}
+                {%- do run_query('create or replace view ' ~ relation ~ ' as ' ~ view_sql) -%}
+                {%- do incremental_parquet__record_view(node.alias, current.version, relation, view_sql) -%}
+                {%- do registered.append(node.alias) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if registered -%}

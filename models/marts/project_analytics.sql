@@ -92,40 +92,20 @@ domains as (
     select * from {{ ref('stg_chrono__domains') }}
 ),
 
--- one input row per page and level; the session level skips pages without a session
-pages_per_level as (
-    select
-        * replace (
-            cast(null as integer) as domain_id,
-            cast(null as integer) as scrape_session_id
-        ),
-        'project' as aggregation_level
-    from pages
-    union all by name
-    select
-        * replace (cast(null as integer) as scrape_session_id),
-        'domain' as aggregation_level
-    from pages
-    union all by name
-    select
-        * replace (cast(null as integer) as domain_id),
-        'session' as aggregation_level
-    from pages
-    where scrape_session_id is not null
-),
-
+-- the three levels are grouping sets of one pass over the pages (project, domain, session);
+-- the session level skips pages without a session
 error_type_counts as (
     select
-        aggregation_level,
+        {{ aggregation_level() }} as aggregation_level,
         project_id,
         domain_id,
         scrape_session_id,
         processing_date,
         error_type,
         count(*) as error_pages
-    from pages_per_level
+    from pages
     where error_type is not null
-    group by all
+    {{ group_by_aggregation_levels(['processing_date', 'error_type']) }}
 ),
 
 most_common_error_types as (
@@ -143,7 +123,7 @@ most_common_error_types as (
 
 daily as (
     select
-        aggregation_level,
+        {{ aggregation_level() }} as aggregation_level,
         project_id,
         domain_id,
         scrape_session_id,
@@ -180,8 +160,8 @@ daily as (
         count(*) filter (where source = 'commoncrawl') as common_crawl_pages,
         min(created_at) as created_at,
         max(updated_at) as updated_at
-    from pages_per_level
-    group by all
+    from pages
+    {{ group_by_aggregation_levels(['processing_date']) }}
 ),
 
 described as (

@@ -164,9 +164,12 @@
                     ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
                     ~ ') to ' ~ incremental_parquet__literal(file.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
                 {%- if rows > 0 -%}
-                    {%- do incremental_parquet__call('written', {
-                        'relpath': file.relpath, 'rows': rows, 'first': written | length == 0}) -%}
-                    {%- do written.append(file.relpath) -%}
+                    {#- the first file is reported as it lands (the crash point during_write);
+                        the others with the commit, which verifies and flushes every file -#}
+                    {%- if written | length == 0 -%}
+                        {%- do incremental_parquet__call('written', {'relpath': file.relpath, 'rows': rows}) -%}
+                    {%- endif -%}
+                    {%- do written.append({'relpath': file.relpath, 'rows': rows}) -%}
                 {%- endif -%}
                 {%- set copied.rows = copied.rows + rows -%}
             {%- endfor -%}

@@ -121,14 +121,13 @@ def op_written(request: Mapping[str, Any]) -> Any:
     run = _run(request)
     if run.plan is None:
         raise LakeError("a file was written before the run was planned")
-    write = writer.written(
-        run.settings,
-        run.plan,
-        str(request["relpath"]),
-        int(request["rows"]),
-        bool(request.get("first")),
+    if run.writes:
+        raise LakeError(
+            "only a run's first file is reported as written; the others come with the commit"
+        )
+    run.writes.append(
+        writer.first_written(run.settings, run.plan, str(request["relpath"]), int(request["rows"]))
     )
-    run.writes.append(write)
     return None
 
 
@@ -137,6 +136,13 @@ def op_commit(request: Mapping[str, Any]) -> Any:
     if run.plan is None:
         run.plan = writer.plan(run.settings, run.start.snapshot, run.start.full_refresh, [], [])
     columns = run.columns or (run.start.snapshot.columns if run.start.snapshot else ())
+    # every file the run wrote, {relpath, rows}; the first was reported as it landed
+    reported = {write.relpath for write in run.writes}
+    for entry in _json_list(request, "written"):
+        if entry["relpath"] not in reported:
+            run.writes.append(
+                writer.file_write(run.plan, str(entry["relpath"]), int(entry["rows"]))
+            )
     changes_raw = request.get("changes") or {}
     changes = {
         str(k): (json.loads(v) if isinstance(v, str) else list(v or []))

@@ -363,15 +363,20 @@ def plan(
     return Plan(version, tuple(groups), tuple(retired))
 
 
-def written(
-    settings: ModelSettings, the_plan: Plan, relpath: str, rows: int, first: bool
-) -> FileWrite:
-    """A data file DuckDB finished writing: flush it to disk."""
-    partition = the_plan.partition_of(relpath)
+def file_write(the_plan: Plan, relpath: str, rows: int) -> FileWrite:
+    """A data file DuckDB wrote for the plan, with the rows its COPY reported. The commit
+    verifies and flushes it (`_verify`)."""
+    return FileWrite(the_plan.partition_of(relpath), relpath, rows)
+
+
+def first_written(settings: ModelSettings, the_plan: Plan, relpath: str, rows: int) -> FileWrite:
+    """The run's first data file, reported as soon as DuckDB wrote it (the others are reported
+    with the commit, which costs a dbt statement less per file): flushed to disk, and the crash
+    point during_write."""
+    write = file_write(the_plan, relpath, rows)
     open_store(settings.location).make_durable(relpath)
-    if first:
-        crash_point("during_write")
-    return FileWrite(partition, relpath, rows)
+    crash_point("during_write")
+    return write
 
 
 # -- commit --------------------------------------------------------------------------------------

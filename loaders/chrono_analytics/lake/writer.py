@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -418,6 +419,11 @@ def commit(
     expected = 1 if snapshot is None else snapshot.version + 1
     if the_plan.version != expected:
         raise LakeError(f"plan for version {the_plan.version}, but the next is {expected}")
+    repeated = sorted(p for p, n in Counter(w.relpath for w in writes).items() if n > 1)
+    if repeated:
+        raise LakeError(
+            f"written files reported more than once: {', '.join(repeated)}; nothing was committed"
+        )
     new_files = [_verify(store, w) for w in writes]
     retired = set(the_plan.retired)
     kept = [] if snapshot is None else [f for f in snapshot.files if f.path not in retired]

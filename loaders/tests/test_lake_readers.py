@@ -6,12 +6,13 @@ pages_by_year in a loop while another process commits 100 snapshots of it with d
 incremental runs after an UPDATE of two pages in two partitions (so every such commit adds
 exactly 2 to sum(retry_count)), and every tenth a full refresh (every file replaced). Every
 answer must be the answer of one committed snapshot: a reader mixing two snapshots' files
-would see an odd step of the sum, or a page twice. Superseded files are vacuumed after 20
+would see an odd step of the sum, or a page twice. Superseded files are vacuumed after 10
 seconds meanwhile.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -28,11 +29,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from chrono_analytics.lake.reader import Lake
+from chrono_analytics.lake.snapshot import Snapshot
 from warehouse_helpers import PROJECT_ROOT, Warehouse, admin_dsn
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "incremental_project"
 RUNS = 100  # one commit each
+RETENTION_SECONDS = 10  # superseded files stay this long for readers
 MARTS = ("pages_by_year",)
 QUERY = "select count(*), count(distinct page_id), sum(retry_count) from {mart}"
 PARTITIONS = {
@@ -97,7 +100,7 @@ def test_readers_see_one_committed_snapshot_each_while_runs_commit(
     warehouse = Warehouse(dsn, tmp_path / "chrono.duckdb", tmp_path / "lake")
     target = tmp_path / "target"
     warehouse.dbt("run", "--select", *MARTS, "--target-path", str(target), project_dir=FIXTURE)
-    env = {**warehouse.env(), "CHRONO_LAKE_RETENTION_SECONDS": "20"}
+    env = {**warehouse.env(), "CHRONO_LAKE_RETENTION_SECONDS": str(RETENTION_SECONDS)}
     answers = tmp_path / "committed.jsonl"
     initial = {mart: helper_answer(Lake(warehouse.lake_root), mart) for mart in MARTS}
     stop = tmp_path / "stop"
@@ -188,11 +191,34 @@ def test_readers_see_one_committed_snapshot_each_while_runs_commit(
         for mart, answer in answers_seen:
             assert answer[0] == answer[1], (name, mart, answer)  # no page twice
             assert tuple(answer) in valid[mart], (name, mart, answer)  # one committed snapshot
-    # superseded files were vacuumed meanwhile: the lake kept a fraction of the files written
+    # superseded files were vacuumed meanwhile. Each commit vacuums: it keeps the files of the
+    # snapshots current less than the retention time before it, and deletes the rest. So after
+    # the last commit exactly those files may remain, whatever the machine's speed; the files of
+    # snapshots superseded longer ago must be gone.
     location = warehouse.lake_root / "pages_by_year"
-    present = [p for p in location.rglob("*.parquet") if "_chrono" not in p.parts]
-    written = sum(
-        json.loads(p.read_text())["run"].get("files_written", 0)
-        for p in (location / "_chrono" / "snapshots").glob("*.json")
+    present = {
+        p.relative_to(location).as_posix()
+        for p in location.rglob("*.parquet")
+        if "_chrono" not in p.parts
+    }
+    snapshots = sorted(
+        (
+            Snapshot.from_json(p.read_text(), str(p))
+            for p in (location / "_chrono" / "snapshots").glob("*.json")
+        ),
+        key=lambda snap: snap.version,
     )
-    assert len(present) < written / 2, (len(present), written)
+    assert len(snapshots) == RUNS + 1  # the loop's commits and the one before it, all kept
+    last_commit = snapshots[-1].committed_at
+    kept: set[str] = set(snapshots[-1].file_paths())
+    gone: set[str] = set()
+    for snap, successor in itertools.pairwise(snapshots):
+        superseded_for = (last_commit - successor.committed_at).total_seconds()
+        (kept if superseded_for < RETENTION_SECONDS + 1 else gone).update(snap.file_paths())
+    gone -= kept
+    assert present <= kept, sorted(present - kept)[:5]
+    assert gone, (
+        "the loop ran too briefly to supersede a snapshot for the retention time",
+        seconds,
+    )
+    assert not present & gone, sorted(present & gone)[:5]

@@ -9,9 +9,10 @@
     public_suffix_lookup_depth()), and public_suffix_label_count() picks the winner. -#}
 
 {#- How many candidate suffixes are looked up: 4, written out in public_suffix_label_count and
-    in the joins of int_scrape_pages_enriched. The ICANN section's longest rule has 4 labels
-    and its longest wildcard parent 2; tests/marts/assert_public_suffix_rules_fit_the_lookup_depth
-    fails if a newer list needs more. -#}
+    in the joins of int_scrape_pages_with_domain_parts. The ICANN section's longest rule has 4
+    labels and its longest wildcard parent 2;
+    tests/marts/assert_public_suffix_rules_fit_the_lookup_depth fails if a newer list needs
+    more. -#}
 {% macro public_suffix_lookup_depth() -%}
     {{ return(4) }}
 {%- endmacro %}

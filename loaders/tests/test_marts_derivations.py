@@ -345,7 +345,8 @@ def test_public_suffix_split_matches_the_list_algorithm(built_warehouse: Warehou
             rows_as_dicts(
                 conn.execute(
                     "select distinct domain, subdomain, registered_domain, public_suffix,"
-                    " domain_tld, domain_category from intermediate.int_scrape_pages_enriched"
+                    " domain_tld, domain_category"
+                    " from intermediate.int_scrape_pages_with_domain_parts"
                 )
             )
         )
@@ -485,6 +486,7 @@ def test_mart_sql_reads_no_clock() -> None:
     """Nothing in the marts' SQL depends on when or where it runs."""
     files = [
         PROJECT_ROOT / "models" / "intermediate" / "int_scrape_pages_enriched.sql",
+        PROJECT_ROOT / "models" / "intermediate" / "int_scrape_pages_with_domain_parts.sql",
         PROJECT_ROOT / "models" / "marts" / "cdx_records.sql",
         PROJECT_ROOT / "models" / "marts" / "content_analytics.sql",
         *(PROJECT_ROOT / "macros" / f"{name}.sql" for name in DERIVATION_MACRO_FILES),

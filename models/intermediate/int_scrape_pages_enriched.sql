@@ -1,7 +1,8 @@
 {#- One row per scrape page with everything the page marts derive from it: its domain's
-    project and owner, the parsed URL, public suffix and domain category, archive source,
-    calendar parts, categories and flags. Each derivation is a macro or a seed lookup and
-    lives here only; the marts select and cast.
+    project and owner, the parsed URL, archive source, calendar parts, categories and flags.
+    Each derivation is a macro or a seed lookup and lives here only; the marts select and
+    cast. The host's public-suffix split and domain category are added on top of this view
+    by int_scrape_pages_with_domain_parts, which only cdx_records reads.
 
     A view (the folder's default): an incremental run of a mart filters it on
     scrape_page_id (a list of ids), which DuckDB pushes down to PostgreSQL, so its cost
@@ -12,8 +13,8 @@
 {#- No CTE here is read twice: DuckDB materializes such a CTE, and a materialized CTE anywhere in
     a query stops it from pruning unused columns, so every query on this view (even count(*))
     would ship and measure every page body (a view does not keep a `not materialized` hint).
-    The two lookups joined more than once (public_suffix_rules, mime_content_categories) are
-    therefore ref()'d in their joins instead of through an import CTE. -#}
+    The lookup joined twice (mime_content_categories) is therefore ref()'d in its joins
+    instead of through an import CTE. -#}
 with
 
 scrape_pages as (
@@ -26,10 +27,6 @@ domains as (
 
 projects as (
     select * from {{ ref('stg_chrono__projects') }}
-),
-
-domain_category_suffixes as (
-    select * from {{ ref('domain_category_suffixes') }}
 ),
 
 page_statuses as (
@@ -85,56 +82,9 @@ url_parts as (
     from url_authorities
 ),
 
-host_suffix_candidates as (
-    select
-        *,
-        len(host_labels) as host_label_count,
-        {{ last_labels('host_labels', 1) }} as host_suffix_1,
-        {{ last_labels('host_labels', 2) }} as host_suffix_2,
-        {{ last_labels('host_labels', 3) }} as host_suffix_3,
-        {{ last_labels('host_labels', 4) }} as host_suffix_4
-    from (
-        select
-            *,
-            {{ host_labels('domain') }} as host_labels
-        from url_parts
-    ) as url_parts_with_labels
-),
-
--- one lookup per candidate length, 1 .. public_suffix_lookup_depth() = 4
-public_suffix_matches as (
-    select
-        host_suffix_candidates.*,
-        case
-            when host_suffix_candidates.host_labels is not null
-                then {{ public_suffix_label_count('host_suffix_candidates.host_label_count', 'suffix_match_') }}
-        end as public_suffix_label_count
-    from host_suffix_candidates
-    left join {{ ref('public_suffix_rules') }} as suffix_match_1
-        on host_suffix_candidates.host_suffix_1 = suffix_match_1.suffix
-    left join {{ ref('public_suffix_rules') }} as suffix_match_2
-        on host_suffix_candidates.host_suffix_2 = suffix_match_2.suffix
-    left join {{ ref('public_suffix_rules') }} as suffix_match_3
-        on host_suffix_candidates.host_suffix_3 = suffix_match_3.suffix
-    left join {{ ref('public_suffix_rules') }} as suffix_match_4
-        on host_suffix_candidates.host_suffix_4 = suffix_match_4.suffix
-),
-
-domain_parts as (
-    select
-        *,
-        {{ last_labels('host_labels', 'public_suffix_label_count') }} as public_suffix,
-        {{ registered_domain('host_labels', 'host_label_count', 'public_suffix_label_count') }}
-            as registered_domain,
-        {{ subdomain('host_labels', 'host_label_count', 'public_suffix_label_count') }} as subdomain,
-        host_labels[-1] as domain_tld
-    from public_suffix_matches
-),
-
 lookups as (
     select
-        domain_parts.*,
-        domain_category_suffixes.domain_category as matched_domain_category,
+        url_parts.*,
         exact_mime.content_category as exact_content_category,
         family_mime.content_category as family_content_category,
         page_statuses.extraction_status,
@@ -142,20 +92,18 @@ lookups as (
         page_statuses.status_filter_reason,
         error_categories.error_category as matched_error_category,
         archive_hosts.archive_source as host_archive_source,
-        {{ has_error('domain_parts.error_type', 'domain_parts.error_message') }} as has_error
-    from domain_parts
-    left join domain_category_suffixes
-        on {{ domain_category_key('domain_parts.public_suffix') }} = domain_category_suffixes.suffix_pattern
+        {{ has_error('url_parts.error_type', 'url_parts.error_message') }} as has_error
+    from url_parts
     left join {{ ref('mime_content_categories') }} as exact_mime
-        on domain_parts.mime_type = exact_mime.mime_type
+        on url_parts.mime_type = exact_mime.mime_type
     left join {{ ref('mime_content_categories') }} as family_mime
-        on {{ mime_type_family('domain_parts.mime_type') }} = family_mime.mime_type
+        on {{ mime_type_family('url_parts.mime_type') }} = family_mime.mime_type
     left join page_statuses
-        on domain_parts.page_status = page_statuses.page_status
+        on url_parts.page_status = page_statuses.page_status
     left join error_categories
-        on domain_parts.error_type = error_categories.error_type
+        on url_parts.error_type = error_categories.error_type
     left join archive_hosts
-        on domain_parts.content_host = archive_hosts.host
+        on url_parts.content_host = archive_hosts.host
 ),
 
 enriched as (
@@ -172,22 +120,12 @@ enriched as (
         original_url,
         url_scheme,
         domain,
-        subdomain,
-        registered_domain,
-        public_suffix,
-        domain_tld,
         url_path,
         url_params,
         {{ url_file_extension('url_path') }} as file_extension,
         {{ url_depth('url_path') }} as url_depth,
         url_params is not null as has_query_params,
         {{ is_root_path('url_path') }} as is_root_page,
-
-        -- domain category
-        {{ domain_category('matched_domain_category', 'domain') }} as domain_category,
-        coalesce(matched_domain_category = 'government', false) as is_government_domain,
-        coalesce(matched_domain_category = 'educational', false) as is_educational_domain,
-        coalesce(matched_domain_category = 'nonprofit', false) as is_nonprofit_domain,
 
         -- archive
         content_url,

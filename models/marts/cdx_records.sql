@@ -14,8 +14,9 @@
     processing month (the UTC month of created_at, which never changes), so the changes of a
     run land in the newest files. Inside each file the rows are sorted by archive_date then
     domain, in row groups of 20,000 rows, so a filter on either skips row groups by their
-    statistics. Every derivation lives in int_scrape_pages_enriched; this model selects and
-    casts to the contract's types (a value out of a type's range becomes NULL).
+    statistics. Every derivation lives in int_scrape_pages_enriched (the host's public-suffix
+    split and domain category in int_scrape_pages_with_domain_parts, the view over it read
+    here); this model selects and casts to the contract's types (a value out of a type's range becomes NULL).
     An incremental run rebuilds the pages page_ids_to_recompute names (changed since the
     watermark, of changed domains and projects, deleted from or missing in the mart): the
     materialization filters this model on them, a filter DuckDB pushes down to PostgreSQL. -#}
@@ -23,7 +24,7 @@
 with
 
 enriched_pages as (
-    select * from {{ ref('int_scrape_pages_enriched') }}
+    select * from {{ ref('int_scrape_pages_with_domain_parts') }}
 ),
 
 cdx_records as (

@@ -1,6 +1,6 @@
--- Every public suffix rule the unit tests of int_scrape_pages_enriched mock (the YAML anchor
--- public_suffix_excerpt) is a row of the committed seed, so the unit tests' excerpt cannot drift
--- from the real list. Returns the excerpt rows missing from the seed.
+-- Every public suffix rule the unit tests of int_scrape_pages_with_domain_parts mock (the YAML
+-- anchor public_suffix_excerpt) is a row of the committed seed, so the unit tests' excerpt
+-- cannot drift from the real list. Returns the excerpt rows missing from the seed.
 with unit_test_excerpt as (
     select
         excerpt.suffix,

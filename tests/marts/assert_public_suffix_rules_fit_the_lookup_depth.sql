@@ -1,4 +1,5 @@
--- int_scrape_pages_enriched looks up a host's last 1 .. public_suffix_lookup_depth() labels.
+-- int_scrape_pages_with_domain_parts looks up a host's last 1 .. public_suffix_lookup_depth()
+-- labels.
 -- That finds every rule of the seed only while no normal or exception rule has more labels
 -- than the depth and no wildcard parent has as many (a wildcard adds a label). Returns the
 -- rules a newer Public Suffix List would need a deeper lookup for.

@@ -7,7 +7,7 @@ with enriched_pages as (
         subdomain,
         registered_domain,
         public_suffix
-    from {{ ref('int_scrape_pages_enriched') }}
+    from {{ ref('int_scrape_pages_with_domain_parts') }}
 )
 
 select distinct

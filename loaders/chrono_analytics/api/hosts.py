@@ -1,6 +1,7 @@
 """The domain and domain category of a URL, in Python: what the PostgreSQL backend of the
 analytics API groups pages by (the warehouse derives the same values in SQL, in
-int_scrape_pages_enriched; the parity test holds the two to each other).
+int_scrape_pages_enriched and int_scrape_pages_with_domain_parts; the parity test holds the
+two to each other).
 
 The rules are the warehouse's (macros/url_parsing.sql, public_suffix.sql and
 domain_category.sql): the host is the URL's

@@ -6,7 +6,7 @@ pages_by_year in a loop while another process commits 60 snapshots of it with db
 incremental runs after an UPDATE of two pages in two partitions (so every such commit adds
 exactly 2 to sum(retry_count)), and every tenth a full refresh (every file replaced). Every
 answer must be the answer of one committed snapshot: a reader mixing two snapshots' files
-would see an odd step of the sum, or a page twice. Superseded files are vacuumed after 10
+would see an odd step of the sum, or a page twice. Superseded files are vacuumed after 5
 seconds meanwhile.
 """
 
@@ -35,7 +35,7 @@ from warehouse_helpers import PROJECT_ROOT, Warehouse, admin_dsn
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "incremental_project"
 RUNS = 60  # one commit each (6 of them full refreshes)
-RETENTION_SECONDS = 10  # superseded files stay this long for readers
+RETENTION_SECONDS = 5  # superseded files stay this long for readers (a query takes < 1 s)
 MARTS = ("pages_by_year",)
 QUERY = "select count(*), count(distinct page_id), sum(retry_count) from {mart}"
 PARTITIONS = {

@@ -1,11 +1,13 @@
 """The lake's steps as the materialization sends them through ``chrono_lake`` (lake/channel.py),
 driven directly with requests a broken or hostile caller could send: files reported at the
 commit that the plan never made, reported twice, or with rows they do not hold. Each is
-refused with a message naming the file, and the lake keeps its committed snapshot."""
+refused with a message naming the file, and the lake keeps its committed snapshot. And the
+vacuum each commit ends with, on a long history."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,9 @@ import pytest
 
 from chrono_analytics.lake import channel
 from chrono_analytics.lake.reader import Lake
+from chrono_analytics.lake.snapshot import list_versions, read_snapshot, snapshot_path
+from chrono_analytics.lake.store import Store, open_store
+from chrono_analytics.lake.writer import vacuum
 
 CONFIG = {
     "partition_by": [{"name": "year", "data_type": "integer"}],
@@ -101,3 +106,45 @@ def test_only_the_first_file_is_reported_as_it_lands(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="only a run's first file is reported"):
         call(tmp_path, "written", relpath=written[1]["relpath"], rows=1)
     assert committed_version(tmp_path) is None
+
+
+class CountingStore:
+    """The lake's own store, counting the snapshot manifests read through it."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.read: list[str] = []
+
+    def read_text(self, relpath: str) -> str | None:
+        self.read.append(relpath)
+        return self.inner.read_text(relpath)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_vacuum_reads_only_the_snapshots_a_reader_may_still_read(tmp_path: Path) -> None:
+    for number in range(12):
+        commit(tmp_path, write_run(tmp_path, {2024: [number]}))
+        time.sleep(0.01)  # commits at least 10 ms apart
+    store = open_store(str(tmp_path / "pages"))
+    snapshots = {v: read_snapshot(store, v) for v in list_versions(store)}
+    assert sorted(snapshots) == list(range(1, 13))
+    committed = {v: s.committed_at.timestamp() for v, s in snapshots.items() if s}
+    files = {v: set(s.file_paths()) for v, s in snapshots.items() if s}
+    retention = 600.0
+    # 2 ms short of the retention time after snapshot 8 was committed: snapshot 7 (current
+    # until then) may still be read, snapshot 6 (current until 7, at least 10 ms earlier) not
+    clock = committed[8] + retention - 0.002
+    counting = CountingStore(store)
+    vacuum(counting, retention, history_snapshots=100, now=clock)
+    assert counting.read == [snapshot_path(v) for v in range(12, 6, -1)]
+    present = {p.relative_to(tmp_path / "pages").as_posix() for p in tmp_path.rglob("*.parquet")}
+    assert set().union(*(files[v] for v in range(7, 13))) <= present
+    assert not present & set().union(*(files[v] for v in range(1, 7)))
+    # no retention: the latest snapshot is still kept, and the only one read
+    counting = CountingStore(store)
+    vacuum(counting, 0.0, history_snapshots=100, now=committed[12] + 3600)
+    assert counting.read == [snapshot_path(12)]
+    present = {p.relative_to(tmp_path / "pages").as_posix() for p in tmp_path.rglob("*.parquet")}
+    assert present == files[12]

@@ -491,26 +491,35 @@ def vacuum(
     current less than `retention_seconds` ago; the files those snapshots name are kept, every
     other data file older than `retention_seconds` (superseded files, orphans of crashed runs)
     is deleted. Snapshot manifests are kept longer, for the change feed: the latest
-    `history_snapshots` of them. The caller holds the write lock."""
+    `history_snapshots` of them. The caller holds the write lock.
+
+    Only the snapshots a reader may still be reading are read, newest first: a snapshot
+    stopped being current when its successor was committed, so the walk ends at the first one
+    whose successor was committed `retention_seconds` ago or more (every older snapshot was
+    superseded earlier still; versions are committed in order). A sync commits every mart on
+    every cycle, and a snapshot holds its change feed (megabytes after a large change), so
+    reading all `history_snapshots` of them made each commit's cost grow with the history."""
     clock = time.time() if now is None else now
     report = VacuumReport()
     versions = list_versions(store)
     if not versions:
         return report
-    snapshots = {v: read_snapshot(store, v) for v in versions}
     needed: set[str] = set()
-    latest = versions[-1]
-    for index, version in enumerate(versions):
-        snap = snapshots[version]
+    # when the snapshot after the one at hand was committed; None: it is the latest, or the
+    # one after it could not be read (then it counts as current until now, to be safe)
+    successor_committed: float | None = None
+    for index, version in enumerate(reversed(versions)):
+        current_until = clock if successor_committed is None else successor_committed
+        superseded_long_ago = index > 0 and clock - current_until >= retention_seconds
+        if superseded_long_ago and successor_committed is not None:
+            break
+        snap = read_snapshot(store, version)
         if snap is None:
+            successor_committed = None
             continue
-        if version == latest:
-            current_until = clock
-        else:
-            successor = snapshots.get(versions[index + 1])
-            current_until = clock if successor is None else successor.committed_at.timestamp()
-        if version == latest or clock - current_until < retention_seconds:
+        if not superseded_long_ago:  # the latest is always kept
             needed.update(snap.file_paths())
+        successor_committed = snap.committed_at.timestamp()
     first = True
     for info in store.list_files():
         if info.relpath.startswith("_chrono/") or not info.relpath.endswith(".parquet"):

@@ -123,15 +123,26 @@ class CountingStore:
         return getattr(self.inner, name)
 
 
-def test_the_vacuum_reads_only_the_snapshots_a_reader_may_still_read(tmp_path: Path) -> None:
+def parquet_files(model_root: Path) -> set[str]:
+    return {p.relative_to(model_root).as_posix() for p in model_root.rglob("*.parquet")}
+
+
+def twelve_commits(root: Path) -> tuple[Store, dict[int, float], dict[int, set[str]]]:
+    """12 full refreshes of `pages`, at least 10 ms apart: the store, and each snapshot's
+    commit time and files."""
     for number in range(12):
-        commit(tmp_path, write_run(tmp_path, {2024: [number]}))
-        time.sleep(0.01)  # commits at least 10 ms apart
-    store = open_store(str(tmp_path / "pages"))
+        commit(root, write_run(root, {2024: [number]}))
+        time.sleep(0.01)
+    store = open_store(str(root / "pages"))
     snapshots = {v: read_snapshot(store, v) for v in list_versions(store)}
     assert sorted(snapshots) == list(range(1, 13))
     committed = {v: s.committed_at.timestamp() for v, s in snapshots.items() if s}
     files = {v: set(s.file_paths()) for v, s in snapshots.items() if s}
+    return store, committed, files
+
+
+def test_the_vacuum_reads_only_the_snapshots_a_reader_may_still_read(tmp_path: Path) -> None:
+    store, committed, files = twelve_commits(tmp_path)
     retention = 600.0
     # 2 ms short of the retention time after snapshot 8 was committed: snapshot 7 (current
     # until then) may still be read, snapshot 6 (current until 7, at least 10 ms earlier) not
@@ -139,12 +150,29 @@ def test_the_vacuum_reads_only_the_snapshots_a_reader_may_still_read(tmp_path: P
     counting = CountingStore(store)
     vacuum(counting, retention, history_snapshots=100, now=clock)
     assert counting.read == [snapshot_path(v) for v in range(12, 6, -1)]
-    present = {p.relative_to(tmp_path / "pages").as_posix() for p in tmp_path.rglob("*.parquet")}
+    present = parquet_files(tmp_path / "pages")
     assert set().union(*(files[v] for v in range(7, 13))) <= present
     assert not present & set().union(*(files[v] for v in range(1, 7)))
     # no retention: the latest snapshot is still kept, and the only one read
     counting = CountingStore(store)
     vacuum(counting, 0.0, history_snapshots=100, now=committed[12] + 3600)
     assert counting.read == [snapshot_path(12)]
-    present = {p.relative_to(tmp_path / "pages").as_posix() for p in tmp_path.rglob("*.parquet")}
-    assert present == files[12]
+    assert parquet_files(tmp_path / "pages") == files[12]
+
+
+def test_a_missing_manifest_inside_the_retention_keeps_the_snapshot_before_it(
+    tmp_path: Path,
+) -> None:
+    """Snapshot 7's manifest gone (a broken copy of the lake): the listing goes from 6 to 8,
+    so 6 counts as current until 8 was committed, inside the retention, and keeps its files;
+    the walk stops at 5, whose successor (6) was committed long enough ago. 7's files are
+    named by no snapshot left, and deleted."""
+    store, committed, files = twelve_commits(tmp_path)
+    (tmp_path / "pages" / snapshot_path(7)).unlink()
+    retention = 600.0
+    counting = CountingStore(store)
+    vacuum(counting, retention, history_snapshots=100, now=committed[8] + retention - 0.002)
+    assert counting.read == [snapshot_path(v) for v in (12, 11, 10, 9, 8, 6)]
+    present = parquet_files(tmp_path / "pages")
+    assert set().union(*(files[v] for v in (6, 8, 9, 10, 11, 12))) <= present
+    assert not present & set().union(*(files[v] for v in (1, 2, 3, 4, 5, 7)))

@@ -17,7 +17,7 @@ import pytest
 
 from chrono_analytics.lake import channel
 from chrono_analytics.lake.reader import Lake
-from chrono_analytics.lake.snapshot import list_versions, read_snapshot, snapshot_path
+from chrono_analytics.lake.snapshot import LakeError, list_versions, read_snapshot, snapshot_path
 from chrono_analytics.lake.store import Store, open_store
 from chrono_analytics.lake.writer import vacuum
 
@@ -176,3 +176,18 @@ def test_a_missing_manifest_inside_the_retention_keeps_the_snapshot_before_it(
     present = parquet_files(tmp_path / "pages")
     assert set().union(*(files[v] for v in (6, 8, 9, 10, 11, 12))) <= present
     assert not present & set().union(*(files[v] for v in (1, 2, 3, 4, 5, 7)))
+
+
+def test_a_corrupt_manifest_fails_the_vacuum_only_while_a_reader_may_need_it(
+    tmp_path: Path,
+) -> None:
+    store, committed, files = twelve_commits(tmp_path)
+    (tmp_path / "pages" / snapshot_path(2)).write_text("{not json")
+    # inside the retention: which files snapshot 2 names is unknown, so the vacuum refuses
+    # and names the manifest (it deletes nothing)
+    with pytest.raises(LakeError, match=r"0000000002\.json is not a valid snapshot"):
+        vacuum(store, 600.0, history_snapshots=100, now=committed[12] + 1)
+    assert set().union(*files.values()) <= parquet_files(tmp_path / "pages")
+    # an hour later no reader can be on it: the vacuum no longer reads it, and goes on
+    vacuum(store, 600.0, history_snapshots=100, now=committed[12] + 3600)
+    assert parquet_files(tmp_path / "pages") == files[12]

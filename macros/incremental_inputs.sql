@@ -2,8 +2,9 @@
     incremental_parquet models) and the clock its watermark comes from (`watermark`).
     A recompute macro gets `run` = {'since': the previous run's watermark minus the lookback
     (text, UTC) or none, 'stored': the relation of the mart's current snapshot, 'model': its
-    name, 'upstream': {model: snapshot version it consumed last time}, 'report': a dict the
-    macro may fill with figures of how it found the set, recorded as the run's
+    name, 'upstream': {model: snapshot version it consumed last time}, 'upstream_columns':
+    {model: the columns of it the mart reads} (its recompute.upstream_columns), 'report': a
+    dict the macro may fill with figures of how it found the set, recorded as the run's
     recompute_report} and returns a SQL query of the values to recompute, or none to recompute
     every row. It runs when the mart is built, never when it is rendered. -#}
 
@@ -149,8 +150,11 @@
 
 {#- The values of `column` that the upstream incremental_parquet model `upstream` changed
     since the snapshot the current model consumed last (`run.upstream`), up to the snapshot
-    the current run reads: its change feed. None when the feed cannot tell (the current model
-    never consumed it, or the snapshots in between are gone): recompute everything. -#}
+    the current run reads: its change feed. When the current model declares the columns of
+    `upstream` it reads (recompute.upstream_columns), only the values of rows inserted,
+    deleted or changed in one of them (or in `column`'s own) count. None when the feed cannot
+    tell (the current model never consumed it, or the snapshots in between are gone):
+    recompute everything. -#}
 {% macro upstream_changes(run, upstream, column) %}
     {%- set consumed = run.upstream.get(upstream) -%}
     {%- set reading = incremental_parquet__upstream_versions().get(upstream) -%}
@@ -162,7 +166,8 @@
         {%- do node.append(candidate) -%}
     {%- endfor -%}
     {%- set feed = incremental_parquet__call('changes_since', {
-        'column': column, 'after_version': consumed, 'upto_version': reading},
+        'column': column, 'after_version': consumed, 'upto_version': reading,
+        'columns_read': run.get('upstream_columns', {}).get(upstream)},
         cfg=node[0].config, identifier=upstream) -%}
     {{ return(feed['values']) }}
 {% endmacro %}

@@ -685,6 +685,26 @@ def test_a_downstream_model_follows_the_change_feed(
     assert stats["files_written"] == 0 and lake.data_files() == files
     assert lake.snapshot().version == version + 1
     assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
+    # pages changed only in columns the model does not read (status, updated_at): the feed
+    # names their year under those columns, and the model, reading archive_year and
+    # retry_count (upstream_columns), recomputes nothing; a retry count changed in the same
+    # run recomputes its year alone
+    status_only = ids_in_year(original, 2014, 3)
+    flipped = "status = case when status = 'failed' then 'completed' else 'failed' end"
+    touch(dsn, status_only, flipped)
+    lake.dbt("run", "--select", "pages_by_year", "pages_yearly_counts")
+    assert lake.stats()["recompute_values"] == 0, lake.stats()
+    upstream = lake.reader.snapshot("pages_by_year")
+    assert upstream is not None and upstream.run["changed_rows"] == 3
+    assert [g["columns"] for g in upstream.changed_columns["archive_year"]] == [
+        ["page_status", "updated_at"]
+    ]
+    touch(dsn, status_only[:1], "status = 'pending'")
+    touch(dsn, ids_in_year(original, 2015, 1), "retry_count = retry_count + 2")
+    lake.dbt("run", "--select", "pages_by_year", "pages_yearly_counts")
+    assert lake.stats()["recompute_values"] == 1, lake.stats()
+    expected = yearly_counts(dsn)
+    assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
     # a change whose feed outnumbers the limit is not recorded: the downstream model then
     # recomputes everything, and still holds the right rows
     touch(dsn, ids_in_year(source_pages(dsn), 2012, 1), "retry_count = retry_count + 3")

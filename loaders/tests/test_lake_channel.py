@@ -191,3 +191,46 @@ def test_a_corrupt_manifest_fails_the_vacuum_only_while_a_reader_may_need_it(
     # an hour later no reader can be on it: the vacuum no longer reads it, and goes on
     vacuum(store, 600.0, history_snapshots=100, now=committed[12] + 3600)
     assert parquet_files(tmp_path / "pages") == files[12]
+
+
+def test_the_change_feed_gives_a_reader_the_rows_changed_in_the_columns_it_reads(
+    tmp_path: Path,
+) -> None:
+    """The feed as a commit sends it (an entry's values, and for each list of changed columns
+    the positions of its values) and as changes_since gives it back: every value to a reader
+    of all columns, to a reader of some columns the values of rows changed in one of them, of
+    rows inserted or deleted (['*']) and of rows whose entry column itself changed; a commit
+    that sent plain values (no changed columns) gives all of them to every reader."""
+    commit(tmp_path, write_run(tmp_path, {2010: [1]}))
+    feed = {
+        "values": [2010, 2011, 2012, 2013],
+        "changed_columns": [
+            {"columns": ["status", "updated_at"], "values": [0, 1]},
+            {"columns": ["retries", "updated_at"], "values": [1, 2]},
+            {"columns": ["year"], "values": [3]},
+            {"columns": ["*"], "values": [0]},
+        ],
+    }
+    call(tmp_path, "begin", invocation_id="second", full_refresh=False)
+    call(tmp_path, "commit", written=[], watermark=None, changes={"year": json.dumps(feed)}, run={})
+    call(tmp_path, "begin", invocation_id="third", full_refresh=False)
+    call(tmp_path, "commit", written=[], watermark=None, changes={"year": "[2020]"}, run={})
+    stored = read_snapshot(open_store(str(tmp_path / "pages")), 2)
+    assert stored is not None and stored.changed_columns["year"] == feed["changed_columns"]
+
+    def values(upto: int, columns_read: list[str] | None) -> Any:
+        answer = call(
+            tmp_path,
+            "changes_since",
+            column="year",
+            after_version=1,
+            upto_version=upto,
+            columns_read=columns_read,
+        )
+        return answer["values"]
+
+    assert values(2, None) == [2010, 2011, 2012, 2013]
+    assert values(2, ["retries"]) == [2010, 2011, 2012, 2013]
+    assert values(2, ["title"]) == [2010, 2013]
+    assert values(2, ["status", "retries"]) == [2010, 2011, 2012, 2013]
+    assert values(3, ["title"]) == [2010, 2013, 2020]

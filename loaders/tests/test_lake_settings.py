@@ -21,13 +21,18 @@ def settings(**config: Any) -> dict[str, Any]:
 
 def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
     resolved = settings(
-        recompute={"column": ["domain", "archive_month_start"], "values": "groups"},
+        recompute={
+            "column": ["domain", "archive_month_start"],
+            "values": "groups",
+            "upstream_columns": {"records": ["domain", "archive_date"], "contents": "words"},
+        },
         record_changes=["domain", ["domain", "archive_date"]],
     )
     assert resolved["recompute"] == {
         "columns": ["domain", "archive_month_start"],
         "values": "groups",
         "inline": False,
+        "upstream_columns": {"records": ["domain", "archive_date"], "contents": ["words"]},
     }
     assert resolved["record_changes"] == [
         {"key": "domain", "columns": ["domain"]},
@@ -56,6 +61,18 @@ def test_a_recompute_on_several_columns_and_a_struct_feed_entry() -> None:
             "recompute.column names a column twice",
         ),
         ({"recompute": {"column": ["domain", "a b"], "values": "v"}}, "names 'a b', not a column"),
+        (
+            {"recompute": {"column": "day", "values": "v", "upstream_columns": ["pages"]}},
+            "recompute.upstream_columns must map each upstream model to the columns of it",
+        ),
+        (
+            {"recompute": {"column": "day", "values": "v", "upstream_columns": {"pages": []}}},
+            "recompute.upstream_columns.pages is required",
+        ),
+        (
+            {"recompute": {"column": "day", "values": "v", "upstream_columns": {"pages": [1]}}},
+            "recompute.upstream_columns.pages must be a column name or a list of column names",
+        ),
         ({"record_changes": ["domain", ["domain"]]}, "record_changes names an entry twice"),
         ({"record_changes": ["day", [1, 2]]}, "record_changes must be a column name or a list"),
         ({"record_changes": {"domain": 1}}, "record_changes must be a list of column names"),

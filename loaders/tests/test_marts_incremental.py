@@ -11,6 +11,7 @@ holds; a rerun without change writes no file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +224,80 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
         assert lake.snapshot(mart).run["files_written"] == 0, mart  # type: ignore[union-attr]
     for mart in ("domain_archive_monthly", "domain_archive_summary"):
         assert lake.snapshot(mart).run["recompute_values"] == 0, mart  # type: ignore[union-attr]
+
+    # pages whose status and retry count alone changed, the commonest update: the reporting
+    # marts that read neither (recompute.upstream_columns) recompute nothing, those that do
+    # recompute their days; one page's content length (which domain_archive_monthly sums)
+    # recomputes that page's group alone. Each then holds what a full refresh of it holds.
+    with psycopg2.connect(admin_dsn(dsn)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "update scrape_pages set retry_count = retry_count + 1, updated_at = now(), "
+            "status = case when status = 'failed' then 'completed' else 'failed' end "
+            "where id in (select id from scrape_pages where created_at < 'infinity' "
+            "and domain_id is not null order by id limit 40)"
+        )
+    incremental.dbt("run", "--select", "marts")
+    recomputed = {
+        mart: lake.snapshot(mart).run["recompute_values"]  # type: ignore[union-attr]
+        for mart in MARTS
+    }
+    for mart in ("domain_archive_monthly", "content_quality_daily", "project_activity_daily"):
+        assert recomputed[mart] == 0, recomputed
+    assert recomputed["project_analytics"] > 0 and recomputed["cdx_records"] >= 40, recomputed
+    with psycopg2.connect(admin_dsn(dsn)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "update scrape_pages set content_length = coalesce(content_length, 0) + 1000, "
+            "updated_at = now() where id = %s",
+            (ids[0],),
+        )
+    incremental.dbt("run", "--select", "marts")
+    assert lake.snapshot("domain_archive_monthly").run["recompute_values"] == 1  # type: ignore[union-attr]
+    reporting = ("domain_archive_monthly", "content_quality_daily", "project_activity_daily")
+    kept = {mart: mart_rows(incremental, mart) for mart in reporting}
+    incremental.dbt("run", "--full-refresh", "--select", *reporting)
+    for mart in reporting:
+        assert kept[mart] == mart_rows(incremental, mart), mart
+
+
+def test_a_mart_reads_no_upstream_column_its_upstream_columns_leave_out(
+    built_warehouse: Warehouse,
+) -> None:
+    """recompute.upstream_columns names the columns of an upstream mart a model reads: rows
+    changed in other columns only are not recomputed. A model that came to read one more
+    column without naming it would miss its changes. So each such model's query, run with
+    every other column of its upstream marts NULL, must give the rows it gives on the real
+    marts."""
+    target = target_folder(PROJECT_ROOT, ())
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    declared = {
+        node["name"]: (node["original_file_path"], node["config"]["recompute"]["upstream_columns"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and (node["config"].get("recompute") or {}).get("upstream_columns")
+    }
+    assert {"domain_archive_monthly", "content_quality_daily"} <= declared.keys(), declared
+    compiled = target / "compiled" / "chrono_analytics"
+    with built_warehouse.connect(attach_source=False) as conn:
+        for model, (path, upstream_columns) in declared.items():
+            sql = (compiled / path).read_text(encoding="utf-8")
+            expected = conn.execute(f"select * from ({sql}) order by all").fetchall()
+            assert expected, model  # rows to compare
+            for upstream, read in upstream_columns.items():
+                nulled = [
+                    f"cast(null as {kind}) as {name}"
+                    for name, kind, *_ in conn.execute(f"describe marts.{upstream}").fetchall()
+                    if name not in read
+                ]
+                assert nulled, (model, upstream)
+                conn.execute(
+                    f"create or replace temp table read_of_{upstream} as select * replace "
+                    f"({', '.join(nulled)}) from marts.{upstream}"
+                )
+                relation = f'"chrono"."marts"."{upstream}"'
+                assert relation in sql, (model, relation)
+                sql = sql.replace(relation, f"read_of_{upstream}")
+            got = conn.execute(f"select * from ({sql}) order by all").fetchall()
+            assert got == expected, model
 
 
 @pytest.mark.parametrize("mart", ["cdx_records", "content_analytics"])

@@ -79,7 +79,8 @@
     {%- if not run.full_refresh and settings.recompute -%}
         {%- set values_sql = context[settings.recompute['values']]({
             'since': run.since, 'stored': q(stored), 'model': this.identifier,
-            'upstream': run.get('upstream', {}), 'report': recompute_report}) -%}
+            'upstream': run.get('upstream', {}), 'upstream_columns': settings.recompute.upstream_columns,
+            'report': recompute_report}) -%}
         {%- if values_sql is not none -%}
             {%- set recomputed = tmp ~ 'recompute' -%}
             {%- do temp_tables.append(recomputed) -%}
@@ -251,10 +252,6 @@
         {%- do as_delta.append(q(name) if name in delta_names else 'null as ' ~ q(name)) -%}
     {%- endfor -%}
     {%- set stored_names = run.columns | map(attribute='name') | list -%}
-    {%- set as_stored = [] -%}
-    {%- for name in out_names -%}
-        {%- do as_stored.append('s.' ~ q(name) if name in stored_names else 'null as ' ~ q(name)) -%}
-    {%- endfor -%}
     {%- set pcol_list = incremental_parquet__columns(pcols) -%}
     {%- if run.full_refresh -%}
         {#- everything is rewritten; the old rows only tell which keys left (deleted) -#}
@@ -280,14 +277,25 @@
         {%- endif -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, candidates)) -%}
         {#- changed: delta rows that differ from their stored version (an unchanged source
-            rewrites nothing). A stored row with a key of the delta is among the replaced
+            rewrites nothing), each with __chrono_changed_columns: the names of the columns
+            that differ, ['*'] for a row no file held (the change feed tells its readers which
+            columns changed). A stored row with a key of the delta is among the replaced
             rows, so only their files are read in full, not the whole mart -#}
         {%- set compared_files = fromjson(run_query('select cast(to_json(coalesce(list(distinct __chrono_file order by __chrono_file), [])) as varchar) from '
             ~ q(replaced) ~ ' where __chrono_file is not null').columns[0].values()[0]) -%}
+        {%- set new_values, differences = [], [] -%}
+        {%- for name in out_names -%}
+            {%- set new_value = 'd.' ~ q(name) if name in delta_names else 'null' -%}
+            {%- do new_values.append(new_value ~ ' as ' ~ q(name)) -%}
+            {%- do differences.append('case when ' ~ new_value ~ ' is distinct from '
+                ~ ('s.' ~ q(name) if name in stored_names else 'null') ~ ' then ' ~ incremental_parquet__literal(name) ~ ' end') -%}
+        {%- endfor -%}
+        {%- set stored_versions = 'select *, true as __chrono_stored from ' ~ incremental_parquet__files_sql(compared_files, run.columns) -%}
         {%- do run_query(incremental_parquet__temp_table_sql(changed,
-            'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
-            ~ ' except select ' ~ (as_stored | join(', ')) ~ ' from ' ~ incremental_parquet__files_sql(compared_files, run.columns)
-            ~ ' as s semi join ' ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd'))) -%}
+            'select * from (select ' ~ (new_values | join(', ')) ~ ", case when s.__chrono_stored then list_filter(["
+            ~ (differences | join(', ')) ~ "], name -> name is not null) else ['*'] end as __chrono_changed_columns from "
+            ~ q(delta) ~ ' as d left join (' ~ stored_versions ~ ') as s on ' ~ incremental_parquet__match(keys, 'd', 's')
+            ~ ') where len(__chrono_changed_columns) > 0')) -%}
         {#- placed: where each changed row goes, the file of its old version when it stays in
             that partition, else none (an insert into its partition) -#}
         {%- do run_query(incremental_parquet__temp_table_sql(placed,
@@ -335,20 +343,29 @@
         ~ ' as varchar) from ' ~ q(parts) ~ '), (select count(*) from ' ~ q(changed) ~ '), (select count(*) from ' ~ q(deleted)
         ~ '), ' ~ ('(select count(*) from ' ~ q(recomputed) ~ ')' if recomputed is not none else 'null')).rows[0] -%}
     {#- the change feed: each record_changes entry's values (a column's, or a struct of several
-        columns') among changed rows (new), their old versions and deleted rows; a full
-        refresh records none (everything changed), and neither is an entry recorded whose
-        values outnumber the model's feed_limit (a snapshot stays small; a reader of the feed
-        then recomputes everything, as after a full refresh) -#}
+        columns') among changed rows (new), their old versions and deleted rows, and for each
+        list of changed columns the values of the rows it names (by position among the
+        values; ['*'] for rows inserted or deleted), so a reader that reads a few of the
+        columns skips the rows changed in others only; a full refresh records none
+        (everything changed), and neither is an entry recorded whose values outnumber the
+        model's feed_limit (a snapshot stays small; a reader of the feed then recomputes
+        everything, as after a full refresh) -#}
     {%- set feed = {} -%}
     {%- if not run.full_refresh -%}
         {%- for entry in settings.record_changes -%}
             {%- set values = run_query(
-                'select case when count(distinct v) <= ' ~ settings.feed_limit
-                ~ ' then cast(to_json(coalesce(list(distinct v order by v), [])) as varchar) end from ('
-                ~ 'select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' as v from ' ~ q(changed)
-                ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns, 'r.') ~ ' from ' ~ q(replaced)
-                ~ ' as r semi join ' ~ q(changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'r', 'c')
-                ~ ' union select ' ~ incremental_parquet__struct_of(entry.columns) ~ ' from ' ~ q(deleted) ~ ')').columns[0].values()[0] -%}
+                'with tagged as (select ' ~ incremental_parquet__struct_of(entry.columns, 'c.') ~ ' as v, c.__chrono_changed_columns as changed_columns from '
+                ~ q(changed) ~ ' as c union all select ' ~ incremental_parquet__struct_of(entry.columns, 'r.') ~ ', c.__chrono_changed_columns from '
+                ~ q(replaced) ~ ' as r join ' ~ q(changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'r', 'c')
+                ~ ' union all select ' ~ incremental_parquet__struct_of(entry.columns) ~ ", ['*'] from " ~ q(deleted) ~ '),'
+                ~ ' numbered as (select v, row_number() over (order by v) - 1 as position, list(distinct changed_columns) as column_lists'
+                ~ ' from tagged group by v),'
+                ~ ' by_columns as (select changed_columns, list(position order by position) as positions from ('
+                ~ 'select position, unnest(column_lists) as changed_columns from numbered) group by changed_columns)'
+                ~ ' select case when (select count(v) from numbered) <= ' ~ settings.feed_limit
+                ~ " then cast(to_json({'values': (select coalesce(list(v order by position), []) from numbered),"
+                ~ " 'changed_columns': (select coalesce(list({'columns': changed_columns, 'values': positions} order by changed_columns), []) from by_columns)})"
+                ~ ' as varchar) end').columns[0].values()[0] -%}
             {%- if values is not none -%}
                 {%- do feed.update({entry.key: values}) -%}
             {%- endif -%}

@@ -143,11 +143,17 @@ def op_commit(request: Mapping[str, Any]) -> Any:
             run.writes.append(
                 writer.file_write(run.plan, str(entry["relpath"]), int(entry["rows"]))
             )
-    changes_raw = request.get("changes") or {}
-    changes = {
-        str(k): (json.loads(v) if isinstance(v, str) else list(v or []))
-        for k, v in changes_raw.items()
-    }
+    # each record_changes entry: a JSON list of values, or a JSON object {'values': [...],
+    # 'changed_columns': [{'columns': [...], 'values': [positions]}]}
+    changes: dict[str, list[Any]] = {}
+    changed_columns: dict[str, list[dict[str, Any]]] = {}
+    for key, raw in (request.get("changes") or {}).items():
+        entry = json.loads(raw) if isinstance(raw, str) else raw
+        if isinstance(entry, Mapping):
+            changes[str(key)] = list(entry["values"])
+            changed_columns[str(key)] = list(entry["changed_columns"])
+        else:
+            changes[str(key)] = list(entry or [])
     snapshot = writer.commit(
         run.settings,
         run.start.snapshot,
@@ -158,6 +164,7 @@ def op_commit(request: Mapping[str, Any]) -> Any:
         {str(k): int(v) for k, v in (request.get("upstream") or {}).items()},
         changes,
         dict(request.get("run") or {}),
+        changed_columns=changed_columns,
     )
     _RUNS.pop(run.settings.location, None)
     summary = _snapshot_summary(snapshot)
@@ -191,11 +198,13 @@ def op_changes_since(request: Mapping[str, Any]) -> Any:
     settings = _settings(request)
     after = request.get("after_version")
     upto = request.get("upto_version")
+    columns_read = request.get("columns_read")
     version, values = writer.changes_since(
         open_store(settings.location),
         str(request["column"]),
         None if after is None else int(after),
         None if upto is None else int(upto),
+        None if columns_read is None else [str(name) for name in columns_read],
     )
     return {"version": version, "values": values}
 

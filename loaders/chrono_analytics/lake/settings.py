@@ -58,11 +58,16 @@ class Recompute:
     macro `values` returns (SQL; with several columns, structs with one field per column);
     every stored row holding one of them is replaced by the model's rows holding it (none:
     deleted). `inline` (one column only): the values are written into the model's filter as
-    literals (so DuckDB pushes them into the PostgreSQL scan) instead of a semi-join."""
+    literals (so DuckDB pushes them into the PostgreSQL scan) instead of a semi-join.
+    `upstream_columns` ({upstream model: its columns this model reads}): the values the
+    macro takes from that model's change feed are those of rows inserted, deleted, or changed
+    in one of these columns (or the feed entry's own); a model absent from it counts every
+    changed row."""
 
     columns: tuple[str, ...]
     values: str
     inline: bool
+    upstream_columns: Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,9 @@ class ModelSettings:
                 "columns": list(self.recompute.columns),
                 "values": self.recompute.values,
                 "inline": self.recompute.inline,
+                "upstream_columns": {
+                    name: list(columns) for name, columns in self.recompute.upstream_columns.items()
+                },
             },
             "watermark": self.watermark,
             "record_changes": [entry.to_json() for entry in self.record_changes],
@@ -239,7 +247,29 @@ def _recompute(model: str, raw: Any) -> Recompute | None:
         )
     if len(set(columns)) != len(columns):
         raise LakeError(f"incremental_parquet {model}: recompute.column names a column twice")
-    return Recompute(columns=columns, values=values, inline=inline)
+    return Recompute(
+        columns=columns,
+        values=values,
+        inline=inline,
+        upstream_columns=_upstream_columns(model, raw.get("upstream_columns")),
+    )
+
+
+def _upstream_columns(model: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    example = "upstream_columns={'content_analytics': ['processing_date', 'word_count']}"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(name, str) and _IDENTIFIER.fullmatch(name) for name in raw
+    ):
+        raise LakeError(
+            f"incremental_parquet {model}: recompute.upstream_columns must map each upstream "
+            f"model to the columns of it this model reads, e.g. {example}; got {raw!r}"
+        )
+    return {
+        name: _names(model, f"recompute.upstream_columns.{name}", columns, example, True)
+        for name, columns in raw.items()
+    }
 
 
 def _record_changes(model: str, raw: Any) -> tuple[RecordedChange, ...]:

@@ -60,6 +60,10 @@ class Snapshot:
     watermark: str | None = None
     upstream: dict[str, int] = field(default_factory=dict)
     changes: dict[str, list[Any]] = field(default_factory=dict)
+    # for each entry of `changes`: [{'columns': names, 'values': positions in the entry}],
+    # the values of the rows whose changed columns are `names` (['*']: inserted or deleted);
+    # an entry absent here names no columns (every value counts for every reader)
+    changed_columns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +90,7 @@ class Snapshot:
             "watermark": self.watermark,
             "upstream": self.upstream,
             "changes": self.changes,
+            "changed_columns": self.changed_columns,
             "run": self.run,
             "files": [f.to_json() for f in self.files],
         }
@@ -116,6 +121,13 @@ class Snapshot:
                 watermark=raw.get("watermark"),
                 upstream={str(k): int(v) for k, v in (raw.get("upstream") or {}).items()},
                 changes={str(k): list(v) for k, v in (raw.get("changes") or {}).items()},
+                changed_columns={
+                    str(k): [
+                        {"columns": [str(c) for c in g["columns"]], "values": list(g["values"])}
+                        for g in v
+                    ]
+                    for k, v in (raw.get("changed_columns") or {}).items()
+                },
                 run=dict(raw.get("run") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:

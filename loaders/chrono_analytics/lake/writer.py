@@ -13,7 +13,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -412,6 +412,7 @@ def commit(
     changes: Mapping[str, list[Any]],
     run: Mapping[str, Any],
     now: datetime | None = None,
+    changed_columns: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> Snapshot:
     """Publish the next snapshot (the commit), then vacuum and release the lock."""
     started = time.perf_counter()
@@ -441,6 +442,7 @@ def commit(
         watermark=watermark,
         upstream=dict(upstream),
         changes={k: list(v) for k, v in changes.items()},
+        changed_columns={k: list(v) for k, v in (changed_columns or {}).items()},
         # the commit's own cost: verifying and flushing the new files (the publish is one
         # small file more)
         run={**run, "commit_seconds": round(time.perf_counter() - started, 4)},
@@ -568,12 +570,18 @@ def superseded_bytes(store: Store) -> int:
 
 
 def changes_since(
-    store: Store, column: str, after_version: int | None, upto_version: int | None = None
+    store: Store,
+    column: str,
+    after_version: int | None,
+    upto_version: int | None = None,
+    columns_read: Collection[str] | None = None,
 ) -> tuple[int, list[Any] | None]:
-    """The values of `column` that a model's commits after `after_version` (up to
-    `upto_version`, default the current one) changed, and that last version; None when some
-    of those commits are no longer in the history or did not record `column` (a full
-    refresh changes everything): the caller then recomputes everything."""
+    """The values of `column` (a record_changes entry) that a model's commits after
+    `after_version` (up to `upto_version`, default the current one) changed, and that last
+    version; None when some of those commits are no longer in the history or did not record
+    `column` (a full refresh changes everything): the caller then recomputes everything.
+    With `columns_read` (the columns the caller reads), only the values of rows inserted, deleted
+    or changed in one of those columns or the entry's own count."""
     snapshot = current_snapshot(store)
     if snapshot is None:
         return 0, None
@@ -586,12 +594,27 @@ def changes_since(
         snap = read_snapshot(store, version)
         if snap is None or column not in snap.changes:
             return snapshot.version, None
-        for value in snap.changes[column]:
+        for value in _values_read(snap, column, columns_read):
             marker = repr(value)
             if marker not in seen:
                 seen.add(marker)
                 values.append(value)
     return last, values
+
+
+def _values_read(snap: Snapshot, column: str, columns_read: Collection[str] | None) -> list[Any]:
+    """The values of a commit's change feed entry `column` that a reader of the columns
+    `columns_read` needs (all of them when it reads every column, or the commit did not record
+    which columns changed)."""
+    values = snap.changes[column]
+    if columns_read is None or column not in snap.changed_columns:
+        return values
+    relevant = {"*", *columns_read, *column.split("+")}
+    positions: set[int] = set()
+    for group in snap.changed_columns[column]:
+        if relevant.intersection(group["columns"]):
+            positions.update(group["values"])
+    return [values[position] for position in sorted(positions)]
 
 
 # -- revert --------------------------------------------------------------------------------------

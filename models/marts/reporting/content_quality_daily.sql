@@ -1,7 +1,12 @@
 {{ config(
     partition_by=[{'name': 'processing_year', 'data_type': 'integer'}],
     unique_key=['processing_date', 'quality_bucket_rank'],
-    recompute={'column': 'processing_date', 'values': 'content_days_to_recompute', 'inline': true},
+    recompute={
+        'column': 'processing_date',
+        'values': 'content_days_to_recompute',
+        'inline': true,
+        'upstream_columns': {'content_analytics': ['processing_date', 'word_count', 'content_quality_score']},
+    },
     order_by=['processing_date', 'quality_bucket_rank'],
 ) }}
 {#- The content quality distribution per processing day: pages per quality bucket with their

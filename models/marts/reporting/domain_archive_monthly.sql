@@ -1,7 +1,17 @@
 {{ config(
     partition_by=[{'name': 'archive_year', 'data_type': 'integer'}],
     unique_key=['domain', 'domain_category', 'archive_month_start'],
-    recompute={'column': ['domain', 'archive_month_start'], 'values': 'domain_months_changed_in_lake'},
+    recompute={
+        'column': ['domain', 'archive_month_start'],
+        'values': 'domain_months_changed_in_lake',
+        'upstream_columns': {
+            'cdx_records': [
+                'record_id', 'domain', 'domain_category', 'archive_date', 'quality_score', 'content_length',
+                'is_high_value_content',
+            ],
+            'content_analytics': ['cdx_record_id', 'extraction_time_ms'],
+        },
+    },
     record_changes=['domain'],
     order_by=['archive_month_start', 'domain'],
 ) }}

@@ -1,7 +1,14 @@
 {{ config(
     partition_by=[{'name': 'analytics_year', 'data_type': 'integer'}],
     unique_key=['analytics_date', 'project_id', 'member_kind', 'member_id'],
-    recompute={'column': 'analytics_date', 'values': 'content_days_to_recompute', 'inline': true},
+    recompute={
+        'column': 'analytics_date',
+        'values': 'content_days_to_recompute',
+        'inline': true,
+        'upstream_columns': {
+            'content_analytics': ['processing_date', 'project_id', 'domain_id', 'scrape_session_id'],
+        },
+    },
     order_by=['analytics_date', 'project_id', 'member_kind', 'member_id'],
 ) }}
 {#- Which domains and scrape sessions had pages on each processing day of a project: one row

@@ -167,7 +167,7 @@
     {%- endfor -%}
     {%- set feed = incremental_parquet__call('changes_since', {
         'column': column, 'after_version': consumed, 'upto_version': reading,
-        'columns_read': run.get('upstream_columns', {}).get(upstream)},
+        'columns_read': run.get('upstream_columns', {}).get(upstream), 'reader': run.model},
         cfg=node[0].config, identifier=upstream) -%}
     {{ return(feed['values']) }}
 {% endmacro %}

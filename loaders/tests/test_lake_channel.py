@@ -7,6 +7,7 @@ vacuum each commit ends with, on a long history."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,17 @@ def call(root: Path, op: str, **fields: Any) -> Any:
     return answer["result"]
 
 
-def write_run(root: Path, years: dict[int, list[int]]) -> list[dict[str, Any]]:
-    """A full refresh up to its commit: begin, schema, plan, then each planned file written
-    with pyarrow (as DuckDB's COPY would) and the first reported; returns the files as the
-    commit lists them."""
+def write_run(
+    root: Path, years: dict[int, list[int]], more_columns: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """A full refresh up to its commit: begin, schema (page_id, and `more_columns` as
+    VARCHAR, which the files leave out), plan, then each planned file written with pyarrow
+    (as DuckDB's COPY would) and the first reported; returns the files as the commit lists
+    them."""
     call(root, "begin", invocation_id="test", full_refresh=True)
-    call(root, "schema", columns=[{"name": "page_id", "type": "BIGINT"}])
+    columns = [{"name": "page_id", "type": "BIGINT"}]
+    columns += [{"name": name, "type": "VARCHAR"} for name in more_columns]
+    call(root, "schema", columns=columns)
     inserts = [
         {"values": {"year": year}, "rows": len(ids), "number": number}
         for number, (year, ids) in enumerate(sorted(years.items()))
@@ -201,7 +207,7 @@ def test_the_change_feed_gives_a_reader_the_rows_changed_in_the_columns_it_reads
     of all columns, to a reader of some columns the values of rows changed in one of them, of
     rows inserted or deleted (['*']) and of rows whose entry column itself changed; a commit
     that sent plain values (no changed columns) gives all of them to every reader."""
-    commit(tmp_path, write_run(tmp_path, {2010: [1]}))
+    commit(tmp_path, write_run(tmp_path, {2010: [1]}, ("status", "retries", "title", "year")))
     feed = {
         "values": [2010, 2011, 2012, 2013],
         "changed_columns": [
@@ -234,3 +240,15 @@ def test_the_change_feed_gives_a_reader_the_rows_changed_in_the_columns_it_reads
     assert values(2, ["title"]) == [2010, 2013]
     assert values(2, ["status", "retries"]) == [2010, 2011, 2012, 2013]
     assert values(3, ["title"]) == [2010, 2013, 2020]
+    # a column the model does not have (misspelt in recompute.upstream_columns) is named
+    with pytest.raises(
+        RuntimeError, match=re.escape("yearly's recompute.upstream_columns names titel, ")
+    ):
+        call(
+            tmp_path,
+            "changes_since",
+            column="year",
+            after_version=1,
+            columns_read=["titel"],
+            reader="yearly",
+        )

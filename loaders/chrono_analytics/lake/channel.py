@@ -205,6 +205,7 @@ def op_changes_since(request: Mapping[str, Any]) -> Any:
         None if after is None else int(after),
         None if upto is None else int(upto),
         None if columns_read is None else [str(name) for name in columns_read],
+        str(request.get("reader") or "a model"),
     )
     return {"version": version, "values": values}
 

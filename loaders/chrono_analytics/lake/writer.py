@@ -575,16 +575,24 @@ def changes_since(
     after_version: int | None,
     upto_version: int | None = None,
     columns_read: Collection[str] | None = None,
+    reader: str = "a model",
 ) -> tuple[int, list[Any] | None]:
     """The values of `column` (a record_changes entry) that a model's commits after
     `after_version` (up to `upto_version`, default the current one) changed, and that last
     version; None when some of those commits are no longer in the history or did not record
     `column` (a full refresh changes everything): the caller then recomputes everything.
     With `columns_read` (the columns the caller reads), only the values of rows inserted, deleted
-    or changed in one of those columns or the entry's own count."""
+    or changed in one of those columns or the entry's own count; a name the model has no
+    column of fails (a misspelt column would leave its changes unseen)."""
     snapshot = current_snapshot(store)
     if snapshot is None:
         return 0, None
+    unknown = sorted(set(columns_read or ()) - {c.name for c in snapshot.columns})
+    if unknown:
+        raise LakeError(
+            f"{reader}'s recompute.upstream_columns names {', '.join(unknown)}, which "
+            f"{snapshot.model} has no column of"
+        )
     last = snapshot.version if upto_version is None else min(upto_version, snapshot.version)
     if after_version is None or after_version > last:
         return last, None

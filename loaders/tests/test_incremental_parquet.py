@@ -705,6 +705,15 @@ def test_a_downstream_model_follows_the_change_feed(
     assert lake.stats()["recompute_values"] == 1, lake.stats()
     expected = yearly_counts(dsn)
     assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
+    # every undated page dated: the NULL year's row leaves. No key of the run's rows is its
+    # key, so only its NULL recompute value finds it among the stored rows
+    undated_pages = [page for page, row in source_pages(dsn).items() if row[5] is None]
+    touch(dsn, undated_pages, "unix_timestamp = '20080101000000'")
+    lake.dbt("run", "--select", "pages_by_year", "pages_yearly_counts")
+    assert lake.stats()["deleted_rows"] == 1, lake.stats()
+    expected = yearly_counts(dsn)
+    assert None not in expected
+    assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
     # a change whose feed outnumbers the limit is not recorded: the downstream model then
     # recomputes everything, and still holds the right rows
     touch(dsn, ids_in_year(source_pages(dsn), 2012, 1), "retry_count = retry_count + 3")

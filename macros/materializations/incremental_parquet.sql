@@ -264,16 +264,26 @@
     {%- else -%}
         {#- stored rows this run may replace, with their file: every row when the model has no
             recompute set (it recomputes all its rows), else those holding a recomputed value,
-            and any with a key of the delta -#}
+            and any with a key of the delta. A recompute set of one column is found by an
+            equality semi join (its NULL, when it holds one, by a filter of its own): DuckDB
+            then skips the row groups outside the set's range of values, where an OR of
+            the two conditions reads the column of every row of the mart -#}
         {%- set stored_rows = incremental_parquet__files_sql(run.files, run.columns, "filename = '__chrono_file'") if run.files
             else '(select *, cast(null as varchar) as __chrono_file from ' ~ q(stored) ~ ')' -%}
         {%- set candidate_columns = incremental_parquet__columns(tracked, 's.') ~ ', s.__chrono_file' -%}
         {%- set candidates = 'select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s' -%}
         {%- if recomputed is not none -%}
-            {%- set candidates = candidates ~ ' where ' ~ incremental_parquet__recompute_filter_sql(
-                    incremental_parquet__struct_of(settings.recompute.columns, 's.'), recomputed, none)
-                ~ ' union select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s semi join '
-                ~ q(delta) ~ ' as d on ' ~ incremental_parquet__match(keys, 's', 'd') -%}
+            {%- if settings.recompute.columns | length == 1 -%}
+                {%- set column = 's.' ~ q(settings.recompute.columns[0]) -%}
+                {%- set recomputes_null = run_query('select count(*) filter (where value is null) > 0 from ' ~ q(recomputed)).columns[0].values()[0] -%}
+                {%- set candidates = candidates ~ ' semi join ' ~ q(recomputed) ~ ' as r on ' ~ column ~ ' = r.value'
+                    ~ ((' union select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s where ' ~ column ~ ' is null') if recomputes_null else '') -%}
+            {%- else -%}
+                {%- set candidates = candidates ~ ' where ' ~ incremental_parquet__recompute_filter_sql(
+                    incremental_parquet__struct_of(settings.recompute.columns, 's.'), recomputed, none) -%}
+            {%- endif -%}
+            {%- set candidates = candidates ~ ' union select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s semi join '
+                ~ q(delta) ~ ' as d on ' ~ incremental_parquet__equal(keys, 's', 'd') -%}
         {%- endif -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, candidates)) -%}
         {#- changed: delta rows that differ from their stored version (an unchanged source
@@ -294,7 +304,7 @@
         {%- do run_query(incremental_parquet__temp_table_sql(changed,
             'select * from (select ' ~ (new_values | join(', ')) ~ ", case when s.__chrono_stored then list_filter(["
             ~ (differences | join(', ')) ~ "], name -> name is not null) else ['*'] end as __chrono_changed_columns from "
-            ~ q(delta) ~ ' as d left join (' ~ stored_versions ~ ') as s on ' ~ incremental_parquet__match(keys, 'd', 's')
+            ~ q(delta) ~ ' as d left join (' ~ stored_versions ~ ') as s on ' ~ incremental_parquet__equal(keys, 'd', 's')
             ~ ') where len(__chrono_changed_columns) > 0')) -%}
         {#- placed: where each changed row goes, the file of its old version when it stays in
             that partition, else none (an insert into its partition) -#}

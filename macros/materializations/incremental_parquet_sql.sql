@@ -33,6 +33,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- `left.k1 = right.k1 and ...` over `names`: for columns that hold no NULL (keys: the run
+    refuses a NULL key). An equality join lets DuckDB push the range of one side's values
+    into the other side's Parquet scan and skip its row groups; `is not distinct from`
+    (incremental_parquet__match) does not. -#}
+{% macro incremental_parquet__equal(names, left, right) -%}
+    {%- for name in names -%}
+        {{ left }}.{{ incremental_parquet__quote(name) }} = {{ right }}.{{ incremental_parquet__quote(name) }}
+        {{- ' and ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
 {#- `left.k1 is not distinct from right.k1 and ...` over `names`. -#}
 {% macro incremental_parquet__match(names, left, right) -%}
     {%- for name in names -%}

@@ -94,7 +94,10 @@ class Snapshot:
             "run": self.run,
             "files": [f.to_json() for f in self.files],
         }
-        return json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n"
+        # compact: with an indent Python's json module encodes in pure Python, 4x slower
+        # (0.07 s against 0.016 s for a 1 MB manifest after a 1% change at 1M pages, a cost
+        # on every commit); `python -m json.tool` shows one indented
+        return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str) + "\n"
 
     @classmethod
     def from_json(cls, text: str, where: str) -> Snapshot:

@@ -12,8 +12,8 @@
 {#- The content quality distribution per processing day: pages per quality bucket with their
     word totals, so the analytics API's distribution over any date range is a sum over a few
     rows per day. An incremental run recomputes the days content_analytics changed (its
-    change feed). Pages without a processing date (created_at NULL or infinite) are left
-    out. -#}
+    change feed) in a column this model reads. Pages without a processing date (created_at
+    NULL or infinite) are left out. -#}
 
 with
 

@@ -714,6 +714,14 @@ def test_a_downstream_model_follows_the_change_feed(
     expected = yearly_counts(dsn)
     assert None not in expected
     assert {r[0]: (r[2], r[3]) for r in lake.rows()} == expected
+    # upstream_columns naming a model this one does not read (misspelt) is refused, naming it
+    files = lake.data_files()
+    misnamed = lake.run(dbt_vars={"yearly_counts_variant": "misnamed_upstream"}, check=False)
+    assert misnamed.returncode != 0
+    assert "recompute.upstream_columns names pages_by_yeer, not an incremental_parquet model" in (
+        misnamed.stdout
+    )
+    assert lake.data_files() == files
     # a change whose feed outnumbers the limit is not recorded: the downstream model then
     # recomputes everything, and still holds the right rows
     touch(dsn, ids_in_year(source_pages(dsn), 2012, 1), "retry_count = retry_count + 3")

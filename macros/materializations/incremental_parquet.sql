@@ -74,8 +74,18 @@
         model's rows for it -#}
     {%- set recompute_filter = none -%}
     {%- set recomputed = none -%}
+    {%- set literals = none -%}
     {%- set narrowed_inputs = 0 -%}
     {%- set recompute_report = {} -%}
+    {%- if settings.recompute -%}
+        {%- set strangers = settings.recompute.upstream_columns.keys() | reject('in', incremental_parquet__upstream_models()) | list -%}
+        {%- if strangers -%}
+            {%- do incremental_parquet__call('abort') -%}
+            {{ exceptions.raise_compiler_error('incremental_parquet ' ~ this.identifier ~ ': recompute.upstream_columns names '
+                ~ (strangers | join(', ')) ~ ', not an incremental_parquet model this model reads (its refs: '
+                ~ (incremental_parquet__upstream_models() | join(', ')) ~ ')') }}
+        {%- endif -%}
+    {%- endif -%}
     {%- if not run.full_refresh and settings.recompute -%}
         {%- set values_sql = context[settings.recompute['values']]({
             'since': run.since, 'stored': q(stored), 'model': this.identifier,
@@ -145,7 +155,7 @@
         {%- set delta_names = model_columns | map(attribute='name') | list -%}
 
         {#- 7. changes -#}
-        {%- set changes = incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) -%}
+        {%- set changes = incremental_parquet__changes(run, settings, stored, delta, recomputed, literals, out_names, delta_names, tmp, temp_tables) -%}
 
         {#- 8. plan: the files each touched partition gets -#}
         {%- set plan = incremental_parquet__call('plan', {'touched': changes.touched_json, 'inserts': changes.inserts_json}) -%}
@@ -234,7 +244,7 @@
     each changed row and __chrono_target, the file its old version held when it stays in that
     partition, else NULL) and parts (the partitions of the inserts, __chrono_slot numbering
     them). -#}
-{% macro incremental_parquet__changes(run, settings, stored, delta, recomputed, out_names, delta_names, tmp, temp_tables) %}
+{% macro incremental_parquet__changes(run, settings, stored, delta, recomputed, literals, out_names, delta_names, tmp, temp_tables) %}
     {%- set q = incremental_parquet__quote -%}
     {%- set keys = settings.unique_key -%}
     {%- set pcols = settings.partition_names -%}
@@ -275,7 +285,9 @@
         {%- if recomputed is not none -%}
             {%- if settings.recompute.columns | length == 1 -%}
                 {%- set column = 's.' ~ q(settings.recompute.columns[0]) -%}
-                {%- set recomputes_null = run_query('select count(*) filter (where value is null) > 0 from ' ~ q(recomputed)).columns[0].values()[0] -%}
+                {#- inline recompute sets were read as literals already (step 4) -#}
+                {%- set recomputes_null = literals.has_null if literals is not none
+                    else run_query('select count(*) filter (where value is null) > 0 from ' ~ q(recomputed)).columns[0].values()[0] -%}
                 {%- set candidates = candidates ~ ' semi join ' ~ q(recomputed) ~ ' as r on ' ~ column ~ ' = r.value'
                     ~ ((' union select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s where ' ~ column ~ ' is null') if recomputes_null else '') -%}
             {%- else -%}
@@ -461,9 +473,8 @@
 {% endmacro %}
 
 
-{#- The snapshot version of each upstream incremental_parquet model the current model read:
-    {name: version}. -#}
-{% macro incremental_parquet__upstream_versions() %}
+{#- The names of the incremental_parquet models the current model reads (its parents). -#}
+{% macro incremental_parquet__upstream_models() %}
     {%- set names = [] -%}
     {%- for parent in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(parent) -%}
@@ -471,6 +482,14 @@
             {%- do names.append(node.alias) -%}
         {%- endif -%}
     {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#- The snapshot version of each upstream incremental_parquet model the current model read:
+    {name: version}. -#}
+{% macro incremental_parquet__upstream_versions() %}
+    {%- set names = incremental_parquet__upstream_models() -%}
     {%- set versions = {} -%}
     {%- if names -%}
         {%- set recorded = run_query("select view_name from duckdb_views() where schema_name = 'main'"

@@ -39,9 +39,10 @@ CHRONO_LAKE_LOCK_TIMEOUT    seconds a run waits for another process writing the 
 CHRONO_LAKE_FEED_LIMIT      the most values one change-feed entry of a commit records; past it
                             the entry is left out (its readers recompute everything); default
                             50000
-CHRONO_LAKE_MAX_FILE_ROWS   about the most rows one data file of a mart holds (a larger
-                            partition is split; a run rewrites only the files holding its
-                            changes, so its memory stays bounded); default 250000
+CHRONO_LAKE_MAX_FILE_ROWS   the most rows one data file of a mart holds (a larger partition
+                            is split into files of consecutive ranges of its order; a run
+                            rewrites only the files holding its changes, so its memory stays
+                            bounded); default 250000
 CHRONO_LAKE_CRASH_AT        test hook of ``lake/writer.py``: SIGKILL at a named point of a run;
                             default unset (never set it outside tests)
 CHRONO_LAKE_COMMIT_DELAY_MS test hook of ``lake/writer.py``: sleep before publishing a snapshot;

@@ -9,6 +9,7 @@ figures come from the snapshot it committed (``Snapshot.run``), never from dbt's
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 from collections.abc import Callable
@@ -495,10 +496,11 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     make_source_db: Callable[..., str], tmp_path: Path
 ) -> None:
     """max_file_rows bounds the rows of a file, so the rows one write sorts: a partition of
-    about 1,000 rows is written as 7 files of about 150 at most (split by a hash of the key,
-    so the bound holds on average: none may pass 1.5 times it); an incremental run rewrites
-    the files holding a changed, moved or deleted row, puts rows new to a partition in its
-    smallest file with room, and keeps every other file byte for byte."""
+    about 1,000 rows is written as 7 files of 150 rows at most, each a consecutive range of
+    the partition's rows in order_by order (so a filter on its first column skips whole
+    files); an incremental run rewrites the files holding a changed, moved or deleted row,
+    puts rows new to a partition in its smallest file with room, and keeps every other file
+    byte for byte."""
     dsn = make_source_db(pages=PAGES, seed=33)
     sql(
         dsn,
@@ -516,15 +518,20 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     in_2016 = {path: keys for path, keys in before.items() if f"/{year_dir(2016)}/" in f"/{path}"}
     assert len(in_2016) == -(-big // cap) >= 6, (big, len(in_2016))
     assert sorted(k for keys in in_2016.values() for k in keys) == ids_in_year(original, 2016, big)
-    assert all(len(keys) <= cap * 1.5 for keys in before.values()), {
-        p: len(k) for p, k in before.items()
-    }
+    assert all(len(keys) <= cap for keys in before.values()), {p: len(k) for p, k in before.items()}
+    sizes = sorted(len(keys) for keys in in_2016.values())
+    assert sizes[-1] - sizes[0] <= 1, sizes  # as even as can be
+    ranges = []
     with duckdb.connect() as conn:
         for path in in_2016:
             in_file_order = conn.execute(
                 f"select domain_id, page_id from read_parquet('{lake.location / path}')"
             ).fetchall()
             assert in_file_order == sorted(in_file_order), path
+            ranges.append((in_file_order[0], in_file_order[-1]))
+    # the files hold disjoint ranges of the order: each starts past the previous one's end
+    ranges.sort()
+    assert all(prev[1] < nxt[0] for prev, nxt in itertools.pairwise(ranges)), ranges
 
     updated, deleted, moved = (ids_in_year(original, 2016, 2, skip=n) for n in (0, 40, 80))
     touch(dsn, updated, "status = 'failed'")
@@ -547,12 +554,12 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
         [year_dir(2014), year_dir(2016)],
     ), (holding, retired)
     new_2016 = [p for p in set(after) - set(before) if f"/{year_dir(2016)}/" in f"/{p}"]
-    # a rewritten file past the limit is split in two (hash buckets are only even on average)
+    # a rewritten file past the limit is split in two
     assert len(new_2016) >= len([p for p in retired if f"/{year_dir(2016)}/" in f"/{p}"])
     assert any(900_001 in after[p] for p in new_2016)
     for path in set(before) & set(after):
         assert before[path] == after[path]
-    assert all(len(keys) <= cap * 1.5 for keys in after.values())
+    assert all(len(keys) <= cap for keys in after.values())
 
     # a partition's new rows fill a file up to the limit, then start another one
     inserted = list(range(910_000, 910_000 + cap + 20))

@@ -1,6 +1,6 @@
 {#-
   incremental_parquet: a model stored as hive-partitioned Parquet files, immutable files of
-  about max_file_rows rows at most in each partition, committed by publishing a snapshot (loaders/chrono_analytics/lake/: layout,
+  max_file_rows rows at most in each partition, committed by publishing a snapshot (loaders/chrono_analytics/lake/: layout,
   protocol, what a crash leaves). The model's relation is a view over the files of one
   snapshot. Configuration reference: macros/_macros.yml.
 
@@ -21,8 +21,8 @@
     5. check     columns present, no NULL or duplicate key                          (Python)
     6. schema    the written columns against the lake's (on_schema_change)          (Python)
     7. changes   changed rows, deleted rows, the files holding them, new rows' partitions (SQL)
-    8. plan      the files to rewrite, the new files and their hash buckets          (Python)
-    9. write     one sorted file at a time, each of about max_file_rows rows at most (SQL)
+    8. plan      the files to rewrite, the new files and their ranges of rows        (Python)
+    9. write     one sorted file at a time, each of max_file_rows rows at most       (SQL)
    10. commit    publish the next snapshot, vacuum, unlock                          (Python)
    11. view      the model's view over the committed files                          (SQL)
 -#}
@@ -160,20 +160,34 @@
         {#- 8. plan: the files each touched partition gets -#}
         {%- set plan = incremental_parquet__call('plan', {'touched': changes.touched_json, 'inserts': changes.inserts_json}) -%}
 
-        {#- 9. write: the rows of each group after the run, sorted, one file per hash bucket of
-            the key, one file at a time (memory holds one file's rows, never a whole partition);
-            the files of a group must hold the rows counted before any was written -#}
+        {#- 9. write: the rows of each group after the run, sorted, one file at a time. A group
+            of more rows than max_file_rows is first numbered in order_by order (a temp table),
+            and each of its files takes a consecutive range of those positions, so no file
+            holds more than max_file_rows rows and the files of a partition hold disjoint ranges
+            of the order. The files of a group must hold the rows counted before any was
+            written -#}
         {%- set write_started = modules.datetime.datetime.now() -%}
         {%- set written = [] -%}
+        {%- set order_list = incremental_parquet__columns(settings.order_by) -%}
+        {%- set positioned = tmp ~ 'positioned' -%}
         {%- for group in plan.groups -%}
             {%- set group_rows = incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) -%}
+            {%- if group.files | length > 1 -%}
+                {%- do temp_tables.append(positioned) if positioned not in temp_tables -%}
+                {%- do run_query(incremental_parquet__temp_table_sql(positioned, 'select *, row_number() over (order by '
+                    ~ order_list ~ ') - 1 as __chrono_position from (' ~ group_rows ~ ') as group_rows')) -%}
+            {%- endif -%}
             {%- set copied = namespace(rows=0) -%}
             {%- for file in group.files -%}
-                {%- set bucket_filter = '' if file.buckets == 1 else ' where hash(' ~ incremental_parquet__columns(settings.unique_key)
-                    ~ ') % ' ~ file.buckets ~ ' = ' ~ file.bucket -%}
-                {%- set rows = run_query('copy (select * from (' ~ group_rows ~ ') as group_rows' ~ bucket_filter
-                    ~ ' order by ' ~ incremental_parquet__columns(settings.order_by)
-                    ~ ') to ' ~ incremental_parquet__literal(file.uri) ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
+                {%- if group.files | length > 1 -%}
+                    {%- set file_rows = 'select * exclude (__chrono_position) from ' ~ q(positioned) ~ ' where __chrono_position >= '
+                        ~ file.first_position ~ (' and __chrono_position < ' ~ file.end_position if file.end_position is not none else '')
+                        ~ ' order by __chrono_position' -%}
+                {%- else -%}
+                    {%- set file_rows = 'select * from (' ~ group_rows ~ ') as group_rows order by ' ~ order_list -%}
+                {%- endif -%}
+                {%- set rows = run_query('copy (' ~ file_rows ~ ') to ' ~ incremental_parquet__literal(file.uri)
+                    ~ ' (' ~ settings.write_options ~ ')').columns[0].values()[0] | int -%}
                 {%- if rows > 0 -%}
                     {#- the first file is reported as it lands (the crash point during_write);
                         the others with the commit, which verifies and flushes every file -#}

@@ -21,9 +21,9 @@ DEFAULT_HISTORY_SNAPSHOTS = 200
 DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
 # the most values one record_changes entry of a commit records (past it: left out)
 DEFAULT_FEED_LIMIT = 50_000
-# about the most rows one data file holds: a partition with more is split into several files
-# (by a hash of the key), and a run rewrites (and sorts) only the files holding its changes,
-# so its memory stays bounded however large a partition grows
+# the most rows one data file holds: a partition with more is split into several files
+# (consecutive ranges of its order_by order), and a run rewrites (and sorts) only the files
+# holding its changes, so its memory stays bounded however large a partition grows
 DEFAULT_MAX_FILE_ROWS = 250_000
 COMPRESSIONS = ("zstd", "snappy", "gzip", "lz4", "lz4_raw", "brotli", "uncompressed")
 # Partition values become folder names and are read back by every engine: integers, dates,

@@ -196,20 +196,21 @@ def decide_schema(
 
 @dataclass(frozen=True)
 class NewFile:
-    """One file a run writes: the rows of its group whose key hashes to `bucket` of `buckets`
-    (all of them when `buckets` is 1)."""
+    """One file a run writes: the rows of its group at positions `first_position` up to
+    `end_position` (excluded; None: to the group's last row) of the group sorted by order_by,
+    so the files of a group hold consecutive ranges of that order."""
 
     relpath: str
     uri: str
-    bucket: int
-    buckets: int
+    first_position: int
+    end_position: int | None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "relpath": self.relpath,
             "uri": self.uri,
-            "bucket": self.bucket,
-            "buckets": self.buckets,
+            "first_position": self.first_position,
+            "end_position": self.end_position,
         }
 
 
@@ -219,9 +220,10 @@ class Group:
     (a current file, or None) keeps (neither changed nor deleted), the changed rows whose old
     version it held and that stay in its partition (`stays`), and when `inserts` is a number,
     the changed rows new to the partition that SQL numbered so. Written as `files`: one when
-    the group's rows fit max_file_rows, else ceil(rows / max_file_rows), split by a hash of
-    the key (so each holds about max_file_rows at most, and no write sorts more); `rows` is
-    what they hold together."""
+    the group's rows fit max_file_rows, else ceil(rows / max_file_rows) files of consecutive
+    ranges of the group's rows in order_by order, as even as can be (so none holds more than
+    max_file_rows, and a query filtering on the leading order_by column skips whole files);
+    `rows` is what they hold together."""
 
     partition: dict[str, Any]
     retired: str | None
@@ -340,13 +342,16 @@ def plan(
     numbered = 0
     for draft in drafts:
         folder = _key(settings.partition_by, draft.partition)
-        buckets = 0 if draft.rows <= 0 else -(-draft.rows // limit)
+        parts = 0 if draft.rows <= 0 else -(-draft.rows // limit)
         files = []
-        for bucket in range(buckets):
+        for part in range(parts):
             relpath = f"{folder}/v{version:06d}-{token}-{numbered}.parquet"
             numbered += 1
             store.prepare(relpath)
-            files.append(NewFile(relpath, store.uri(relpath), bucket, buckets))
+            # the last part takes every row past its first: were the group to hold more rows
+            # than planned, the write's count check sees them instead of leaving them out
+            end = None if part == parts - 1 else (part + 1) * draft.rows // parts
+            files.append(NewFile(relpath, store.uri(relpath), part * draft.rows // parts, end))
         groups.append(
             Group(
                 draft.partition,

@@ -507,6 +507,10 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
         "update scrape_pages set unix_timestamp = '2016' || substr(unix_timestamp, 5) "
         "where id % 2 = 0 and unix_timestamp ~ '^[0-9]{14}$'",
     )
+    # pages without domain (a broken source): NULLs in the first order_by column sort last,
+    # into the last file
+    sql(dsn, "alter table scrape_pages alter column domain_id drop not null")
+    sql(dsn, "update scrape_pages set domain_id = null where id in (2, 4, 6, 8, 10)")
     cap = 150
     env = {"CHRONO_LAKE_MAX_FILE_ROWS": str(cap)}
     lake = FixtureLake(dsn, tmp_path)
@@ -524,14 +528,19 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     ranges = []
     with duckdb.connect() as conn:
         for path in in_2016:
-            in_file_order = conn.execute(
-                f"select domain_id, page_id from read_parquet('{lake.location / path}')"
-            ).fetchall()
+            # the sort order, NULL domains last (DuckDB's default)
+            in_file_order = [
+                (domain_id is None, domain_id or 0, page_id)
+                for domain_id, page_id in conn.execute(
+                    f"select domain_id, page_id from read_parquet('{lake.location / path}')"
+                ).fetchall()
+            ]
             assert in_file_order == sorted(in_file_order), path
             ranges.append((in_file_order[0], in_file_order[-1]))
     # the files hold disjoint ranges of the order: each starts past the previous one's end
     ranges.sort()
     assert all(prev[1] < nxt[0] for prev, nxt in itertools.pairwise(ranges)), ranges
+    assert ranges[-1][1][0], "the pages without domain are in the last file"
 
     updated, deleted, moved = (ids_in_year(original, 2016, 2, skip=n) for n in (0, 40, 80))
     touch(dsn, updated, "status = 'failed'")

@@ -222,7 +222,7 @@ class Group:
     the changed rows new to the partition that SQL numbered so. Written as `files`: one when
     the group's rows fit max_file_rows, else ceil(rows / max_file_rows) files of consecutive
     ranges of the group's rows in order_by order, as even as can be (so none holds more than
-    max_file_rows, and a query filtering on the leading order_by column skips whole files);
+    max_file_rows, and the files of a partition hold disjoint ranges of that order);
     `rows` is what they hold together."""
 
     partition: dict[str, Any]

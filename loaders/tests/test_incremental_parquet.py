@@ -497,10 +497,10 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
 ) -> None:
     """max_file_rows bounds the rows of a file, so the rows one write sorts: a partition of
     about 1,000 rows is written as 7 files of 150 rows at most, each a consecutive range of
-    the partition's rows in order_by order (so a filter on its first column reads row groups of
-    the files whose range holds its values only); an incremental run rewrites the files holding a changed, moved or deleted row,
-    puts rows new to a partition in its smallest file with room, and keeps every other file
-    byte for byte."""
+    the partition's rows in order_by order (so a filter on its first column reads row groups
+    of the files whose range holds its values only); an incremental run rewrites the files
+    holding a changed, moved or deleted row, puts rows new to a partition in its smallest file
+    with room, and keeps every other file byte for byte."""
     dsn = make_source_db(pages=PAGES, seed=33)
     sql(
         dsn,

@@ -172,14 +172,15 @@
         {%- set positioned = tmp ~ 'positioned' -%}
         {%- for group in plan.groups -%}
             {%- set group_rows = incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) -%}
-            {%- if group.files | length > 1 -%}
+            {%- set sliced = group.files | length > 1 -%}
+            {%- if sliced -%}
                 {%- do temp_tables.append(positioned) if positioned not in temp_tables -%}
                 {%- do run_query(incremental_parquet__temp_table_sql(positioned, 'select *, row_number() over (order by '
                     ~ order_list ~ ') - 1 as __chrono_position from (' ~ group_rows ~ ') as group_rows')) -%}
             {%- endif -%}
             {%- set copied = namespace(rows=0) -%}
             {%- for file in group.files -%}
-                {%- if group.files | length > 1 -%}
+                {%- if sliced -%}
                     {%- set file_rows = 'select * exclude (__chrono_position) from ' ~ q(positioned) ~ ' where __chrono_position >= '
                         ~ file.first_position ~ (' and __chrono_position < ' ~ file.end_position if file.end_position is not none else '')
                         ~ ' order by __chrono_position' -%}

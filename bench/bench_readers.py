@@ -11,13 +11,19 @@ Builds all marts once on N synthetic pages, then:
    after 1,000 pages changed each, in one dbtRunner process), sampling the bytes of superseded
    files every second: latency, failures, commits, bytes held;
 3. reports each commit's cost as the snapshots recorded it (the Python side: verify, fsync,
-   publish; and the whole run of each mart).
+   publish; and the whole run of each mart);
+4. the read entry point's own cost (`Lake.query("select 1")`: the look at every mart's
+   snapshots before each query) on this lake, and on a hard-linked copy of it whose marts
+   hold the full history a vacuum keeps (DEFAULT_HISTORY_SNAPSHOTS manifests each), as a sync
+   that has committed for a while leaves them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +32,8 @@ import time
 from pathlib import Path
 
 from chrono_analytics.lake.reader import Lake
+from chrono_analytics.lake.settings import DEFAULT_HISTORY_SNAPSHOTS
+from chrono_analytics.lake.snapshot import list_versions, snapshot_path
 from chrono_analytics.lake.store import open_store
 from chrono_analytics.lake.writer import superseded_bytes
 from common import PROJECT_ROOT, lake_status, start_source, timed_dbt, warehouse_env
@@ -84,6 +92,49 @@ def pct(values: list[float], q: float) -> float:
         return values[0]
     # inclusive: a percentile of a few samples stays within them
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def with_full_history(lake_root: Path, copy_root: Path, versions: int) -> None:
+    """A copy of the lake (data files hard-linked) in which each mart's newest snapshot is
+    committed again, unchanged, under every later version up to `versions`."""
+    shutil.rmtree(copy_root, ignore_errors=True)
+    shutil.copytree(lake_root, copy_root, copy_function=os.link)
+    lake = Lake(copy_root)
+    for mart in lake.marts():
+        store = open_store(lake.location(mart))
+        newest = list_versions(store)[-1]
+        manifest = json.loads(store.read_text(snapshot_path(newest)) or "{}")
+        for version in range(newest + 1, versions + 1):
+            manifest["version"] = version
+            store.put_new(snapshot_path(version), json.dumps(manifest))
+
+
+def own_cost_ms(lake_root: Path, queries: int = 200) -> float:
+    """Median milliseconds of `Lake.query("select 1")`: what the read entry point adds to
+    every query."""
+    lake = Lake(lake_root)
+    try:
+        lake.query("select 1")
+        seconds = []
+        for _ in range(queries):
+            started = time.perf_counter()
+            lake.query("select 1")
+            seconds.append(time.perf_counter() - started)
+        return 1000 * statistics.median(seconds)
+    finally:
+        lake.close()
+
+
+def report_own_cost(lake_root: Path, workdir: Path) -> None:
+    held = len(list_versions(open_store(Lake(lake_root).location("cdx_records"))))
+    full = workdir / "lake-full-history"
+    with_full_history(lake_root, full, DEFAULT_HISTORY_SNAPSHOTS)
+    print(
+        f"\nthe read entry point's own cost, Lake.query('select 1'), median of 200: "
+        f"{own_cost_ms(lake_root):.2f} ms with {held} snapshots per mart, "
+        f"{own_cost_ms(full):.2f} ms with {DEFAULT_HISTORY_SNAPSHOTS}"
+    )
+    shutil.rmtree(full)
 
 
 def main() -> None:
@@ -162,6 +213,7 @@ def main() -> None:
             f"{float(run.get('total_seconds', 0)):.2f} s; {run.get('files_written')} files "
             f"written, {run.get('changed_rows')} rows changed"
         )
+    report_own_cost(args.workdir / "lake", args.workdir)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,53 @@ def twelve_commits(root: Path) -> tuple[Store, dict[int, float], dict[int, set[s
     return store, committed, files
 
 
+def test_the_versions_are_the_snapshot_manifests_named_by_a_number(tmp_path: Path) -> None:
+    """A snapshot folder can also hold a publish's temporary file, a folder, or a stray file a
+    user left there; only `<digits>.json` files directly in it are versions, and a name of
+    other digits (superscripts) fails nothing."""
+    folder = tmp_path / "pages" / "_chrono" / "snapshots"
+    (folder / "0000000005.json").mkdir(parents=True)
+    (folder / "nested").mkdir()
+    for name in (
+        "0000000001.json",
+        "0000000012.json",
+        ".tmp-0a1b-0000000013.json",
+        "nested/0000000014.json",
+        "\u00b2\u00b3.json",
+        "0000000015.json.bak",
+        "notes.txt",
+    ):
+        (folder / name).write_text("{}\n")
+    store = open_store(str(tmp_path / "pages"))
+    assert sorted(store.list_names("_chrono/snapshots")) == sorted(
+        [
+            "0000000001.json",
+            "0000000012.json",
+            ".tmp-0a1b-0000000013.json",
+            "\u00b2\u00b3.json",
+            "0000000015.json.bak",
+            "notes.txt",
+        ]
+    )
+    assert list_versions(store) == [1, 12]
+    assert store.list_names("_chrono/missing") == []
+    # list_files: every file below, by its path from the model's location, with its size
+    listed = {f.relpath: f.size for f in store.list_files("_chrono")}
+    assert listed == {
+        f"_chrono/snapshots/{name}": 3
+        for name in (
+            "0000000001.json",
+            "0000000012.json",
+            ".tmp-0a1b-0000000013.json",
+            "nested/0000000014.json",
+            "\u00b2\u00b3.json",
+            "0000000015.json.bak",
+            "notes.txt",
+        )
+    }
+    assert store.list_files("_chrono/missing") == []
+
+
 def test_the_vacuum_reads_only_the_snapshots_a_reader_may_still_read(tmp_path: Path) -> None:
     store, committed, files = twelve_commits(tmp_path)
     retention = 600.0

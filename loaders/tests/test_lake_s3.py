@@ -195,6 +195,12 @@ def test_store_operations_and_signing_against_the_server(s3_server: S3Server) ->
     assert store.read_text("_chrono/snapshots/0000000001.json") == "first\n"
     assert store.read_text("_chrono/snapshots/0000000002.json") is None
     assert [f.relpath for f in store.list_files("_chrono")] == ["_chrono/snapshots/0000000001.json"]
+    # the names directly in a folder: not the objects below it, nor the folder's own key
+    assert store.put_new("_chrono/snapshots/old/0000000002.json", "moved\n")
+    assert store.list_names("_chrono/snapshots") == ["0000000001.json"]
+    assert store.list_names("_chrono/snapshots/") == ["0000000001.json"]
+    assert store.list_names("_chrono/missing") == []
+    store.delete("_chrono/snapshots/old/0000000002.json")
     assert s3_server.objects("ops") == {"ops/mart/_chrono/snapshots/0000000001.json": 6}
     store.delete("_chrono/snapshots/0000000001.json")
     store.delete("_chrono/snapshots/0000000001.json")  # already gone: no error

@@ -122,7 +122,7 @@ class Lake:
             if self._shared is None:
                 self._shared = self.new_connection()
             stale = []
-            for mart in self.marts():
+            for mart in list_marts(self.root):
                 versions = _snapshot_versions(self.location(mart))
                 if versions and versions[-1] != self._versions.get(mart):
                     stale.append(mart)

@@ -143,11 +143,11 @@ def snapshot_path(version: int) -> str:
 
 def list_versions(store: Store) -> list[int]:
     """The versions of the snapshots present, ascending."""
+    # every reader's query and every step of a run lists them: names only, no stat per file
     versions = []
-    for info in store.list_files(SNAPSHOTS_DIR):
-        name = info.relpath.rsplit("/", 1)[-1]
+    for name in store.list_names(SNAPSHOTS_DIR):
         stem = name[: -len(".json")] if name.endswith(".json") else ""
-        if stem.isdigit() and "/" not in info.relpath[len(SNAPSHOTS_DIR) + 1 :]:
+        if stem.isascii() and stem.isdigit():
             versions.append(int(stem))
     return sorted(versions)
 

@@ -103,6 +103,12 @@ def test_readers_see_one_committed_snapshot_each_while_runs_commit(
     env = {**warehouse.env(), "CHRONO_LAKE_RETENTION_SECONDS": str(RETENTION_SECONDS)}
     answers = tmp_path / "committed.jsonl"
     initial = {mart: helper_answer(Lake(warehouse.lake_root), mart) for mart in MARTS}
+    # the read entry point caches Parquet footers across queries (Lake.new_connection), so
+    # the helper and process readers below read through that cache while files are
+    # committed and vacuumed
+    assert Lake(warehouse.lake_root).query("select current_setting('parquet_metadata_cache')") == [
+        (True,)
+    ]
     stop = tmp_path / "stop"
 
     observed: dict[str, list[tuple[str, list[int]]]] = {"helper": [], "pyarrow": [], "polars": []}

@@ -340,14 +340,8 @@ class LakeBackend:
     def __init__(self, root: str | Path) -> None:
         from chrono_analytics.lake.reader import Lake
 
+        # the lake's connection caches Parquet footers across queries (Lake.new_connection)
         self.lake = Lake(root)
-        # The footers of Parquet files are cached across queries: safe, since a lake file is
-        # never changed once written (a commit writes new files under new names).
-        cursor = self.lake.cursor()
-        try:
-            cursor.execute("set global parquet_metadata_cache = true")
-        finally:
-            cursor.close()
 
     def _query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
         import duckdb

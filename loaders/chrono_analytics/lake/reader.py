@@ -107,6 +107,10 @@ class Lake:
         """An in-memory DuckDB connection that can read the lake's files (for a lake on S3:
         httpfs and the bucket's credentials, from the AWS_* variables)."""
         conn = duckdb.connect()
+        # Parquet footers are parsed once and cached across queries: safe, since a lake file
+        # is never changed once written (a commit writes new files under new names). A query
+        # on cdx_records at 3,000,000 pages (60 files) takes 20-23 ms instead of 27-36 ms.
+        conn.execute("set global parquet_metadata_cache = true")
         if self.remote:
             s3.configure_duckdb(conn)
         return conn

@@ -144,6 +144,15 @@ class FixtureLake:
     def stats(self) -> dict[str, Any]:
         return self.snapshot().run
 
+    def view_definition(self) -> str:
+        """The SQL of dbt's view of the model in the DuckDB file."""
+        with self.warehouse.connect(attach_source=False) as conn:
+            row = conn.execute(
+                "select sql from duckdb_views() where view_name = ?", [self.model]
+            ).fetchone()
+        assert row is not None
+        return str(row[0])
+
     def rows(self, query: str = "select * from {model}") -> list[Row]:
         with self.reader.connect() as conn:
             return conn.execute(query.format(model=self.model)).fetchall()
@@ -254,10 +263,12 @@ def test_full_build_equals_the_source_one_sorted_file_per_partition(built: Fixtu
         assert conn.execute("select count(*) from main.pages_by_year").fetchone() == (
             len(expected),
         )
-        definition = conn.execute(
-            "select sql from duckdb_views() where view_name = 'pages_by_year'"
-        ).fetchone()
-    assert definition is not None and str(built.location) in definition[0]
+    definition = built.view_definition()
+    assert str(built.location) in definition
+    # every file was written with one schema, and the commit recorded it: the views read the
+    # files by the first one's schema, without unifying them by name at each query
+    assert len({f.schema for f in snapshot.files}) == 1 and snapshot.uniform_schema
+    assert "union_by_name" not in definition
 
 
 def test_a_rerun_without_source_change_writes_no_file(built: FixtureLake) -> None:
@@ -889,6 +900,15 @@ def test_on_schema_change_fail_and_append_new_columns(
     assert page in {r[0] for r in rows} and len(rows) == lake.stats()["changed_rows"]
     assert {year_dir(r[1]) for r in rows} <= rewritten
     assert "status_code INTEGER" in [f"{c.name} {c.type}" for c in lake.snapshot().columns]
+    # files of two schemas now: the views unify them by name (both dbt's and the reader's)
+    assert not lake.snapshot().uniform_schema
+    assert "union_by_name" in lake.view_definition()
+    reader_rows = lake.reader.query("select count(*), count(status_code) from pages_by_year")
+    assert reader_rows == [(len(source_pages(dsn)), len(rows))]
+    # a full refresh rewrites every file with the new columns: one schema again
+    lake.run("--full-refresh", dbt_vars={**extra, "pages_on_schema_change": "append_new_columns"})
+    assert lake.snapshot().uniform_schema and "union_by_name" not in lake.view_definition()
+    assert lake.rows("select count(*) from {model}") == [(len(source_pages(dsn)),)]
 
 
 @pytest.mark.parametrize(

@@ -280,3 +280,37 @@ def test_the_change_feed_gives_a_reader_the_rows_changed_in_the_columns_it_reads
             columns_read=["titel"],
             reader="yearly",
         )
+
+
+def test_a_snapshot_whose_files_share_one_schema_is_read_without_unifying_them(
+    tmp_path: Path,
+) -> None:
+    """The commit records a digest of each file's Parquet schema. Readers read a snapshot
+    whose files all share one by the first file's schema; they unify the files' columns by
+    name (which reads every file's footer at each query) when the digests differ, or when a
+    manifest written before digests were recorded holds none."""
+    commit(tmp_path, write_run(tmp_path, {2020: [1, 2], 2021: [3]}))
+    path = tmp_path / "pages" / snapshot_path(1)
+
+    def view_of_pages() -> str:
+        with Lake(tmp_path).connect() as conn:
+            assert conn.execute("select sum(page_id) from pages").fetchone() == (6,)
+            row = conn.execute(
+                "select sql from duckdb_views() where view_name = 'pages'"
+            ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    manifest = json.loads(path.read_text())
+    digests = {f["schema"] for f in manifest["files"]}
+    assert len(digests) == 1 and re.fullmatch("[0-9a-f]{16}", digests.pop())
+    assert "union_by_name" not in view_of_pages()
+
+    manifest["files"][0]["schema"] = "0" * 16
+    path.write_text(json.dumps(manifest))
+    assert "union_by_name" in view_of_pages()
+
+    for entry in manifest["files"]:
+        del entry["schema"]
+    path.write_text(json.dumps(manifest))
+    assert "union_by_name" in view_of_pages()

@@ -44,7 +44,7 @@
         (empty) query when the lake was never built -#}
     {%- if invocation_args_dict.get('empty') -%}
         {%- set current = incremental_parquet__call('snapshot') -%}
-        {%- set view_sql = incremental_parquet__view_sql(current.file_uris, current.columns)
+        {%- set view_sql = incremental_parquet__view_sql(current)
             if current is not none else 'select * from (\n' ~ sql ~ '\n) as empty_model' -%}
         {{ incremental_parquet__create_view(existing_relation, target_relation, view_sql) }}
         {{ log('incremental_parquet ' ~ this.identifier ~ ': --empty, the lake is left as it is', info=true) }}
@@ -68,7 +68,7 @@
     {#- 3. stored: the current snapshot's rows -#}
     {%- set stored = tmp ~ 'stored' -%}
     {%- do run_query('create or replace temp view ' ~ q(stored) ~ ' as select * from '
-        ~ incremental_parquet__files_sql(run.files, run.columns)) -%}
+        ~ incremental_parquet__files_sql(run.files, run.columns, run.uniform_schema)) -%}
 
     {#- 4. delta: the recompute set (incremental runs of a model with `recompute`), then the
         model's rows for it -#}
@@ -224,7 +224,7 @@
         'upstream': incremental_parquet__upstream_versions(), 'run': stats}) -%}
 
     {#- 11. view -#}
-    {%- set view_sql = incremental_parquet__view_sql(committed.file_uris, committed.columns) -%}
+    {%- set view_sql = incremental_parquet__view_sql(committed) -%}
     {{ incremental_parquet__create_view(existing_relation, target_relation, view_sql) }}
     {%- do incremental_parquet__record_view(this.identifier, committed.version, target_relation, view_sql) -%}
     {#- one statement for all of them: each statement costs dbt about 10 ms of its own -#}
@@ -293,7 +293,7 @@
             equality semi join (its NULL, when it holds one, by a filter of its own): DuckDB
             then skips the row groups outside the set's range of values, where an OR of
             the two conditions reads the column of every row of the mart -#}
-        {%- set stored_rows = incremental_parquet__files_sql(run.files, run.columns, "filename = '__chrono_file'") if run.files
+        {%- set stored_rows = incremental_parquet__files_sql(run.files, run.columns, run.uniform_schema, "filename = '__chrono_file'") if run.files
             else '(select *, cast(null as varchar) as __chrono_file from ' ~ q(stored) ~ ')' -%}
         {%- set candidate_columns = incremental_parquet__columns(tracked, 's.') ~ ', s.__chrono_file' -%}
         {%- set candidates = 'select ' ~ candidate_columns ~ ' from ' ~ stored_rows ~ ' as s' -%}
@@ -327,7 +327,7 @@
             {%- do differences.append('case when ' ~ new_value ~ ' is distinct from '
                 ~ ('s.' ~ q(name) if name in stored_names else 'null') ~ ' then ' ~ incremental_parquet__literal(name) ~ ' end') -%}
         {%- endfor -%}
-        {%- set stored_versions = 'select *, true as __chrono_stored from ' ~ incremental_parquet__files_sql(compared_files, run.columns) -%}
+        {%- set stored_versions = 'select *, true as __chrono_stored from ' ~ incremental_parquet__files_sql(compared_files, run.columns, run.uniform_schema) -%}
         {%- do run_query(incremental_parquet__temp_table_sql(changed,
             'select * from (select ' ~ (new_values | join(', ')) ~ ", case when s.__chrono_stored then list_filter(["
             ~ (differences | join(', ')) ~ "], name -> name is not null) else ['*'] end as __chrono_changed_columns from "
@@ -437,7 +437,7 @@
         {%- do rows.append(inserts) -%}
     {%- endif -%}
     {%- if group.retired -%}
-        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([group.retired_uri], []) ~ ' as k anti join '
+        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([group.retired_uri], [], true) ~ ' as k anti join '
             ~ q(changes.changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'k', 'c') ~ ' anti join '
             ~ q(changes.deleted) ~ ' as x on ' ~ incremental_parquet__match(keys, 'k', 'x')) -%}
     {%- endif -%}

@@ -28,7 +28,7 @@
         {%- elif current is not none -%}
             {%- set relation = api.Relation.create(
                 database=node.database, schema=node.schema, identifier=node.alias, type='view') -%}
-            {%- set view_sql = incremental_parquet__view_sql(current.file_uris, current.columns) -%}
+            {%- set view_sql = incremental_parquet__view_sql(current) -%}
             {%- set key = (node.database ~ '.' ~ node.schema ~ '.' ~ node.alias) | lower -%}
             {%- if comments.get(key) != incremental_parquet__view_comment(view_sql, current.version) -%}
                 {{ create_schema_once(relation, schemas) }}

@@ -116,7 +116,7 @@
 
 {#- read_parquet over a list of files (their partition columns are stored inside them), or a
     typed empty select of `columns` when there is none. -#}
-{% macro incremental_parquet__files_sql(files, columns, extra=none) %}
+{% macro incremental_parquet__files_sql(files, columns, uniform_schema, extra=none) %}
     {%- if files | length == 0 -%}
         {%- set typed = [] -%}
         {%- for column in columns -%}
@@ -128,15 +128,18 @@
     {%- for file in files -%}
         {%- do listed.append(incremental_parquet__literal(file)) -%}
     {%- endfor -%}
-    {{ return('read_parquet([' ~ (listed | join(', ')) ~ '], hive_partitioning = false, union_by_name = true'
+    {#- files of different schemas are unified by column name, which reads every file's footer
+        at each query; files of one schema are read by the first one's -#}
+    {{ return('read_parquet([' ~ (listed | join(', ')) ~ '], hive_partitioning = false'
+        ~ (', union_by_name = true' if not uniform_schema and files | length > 1 else '')
         ~ (', ' ~ extra if extra else '') ~ ')') }}
 {% endmacro %}
 
 {#- The query of a model's view: its columns, in order, from the files of one snapshot. -#}
-{% macro incremental_parquet__view_sql(files, columns) %}
-    {%- set names = columns | map(attribute='name') | list -%}
+{% macro incremental_parquet__view_sql(snapshot) %}
+    {%- set names = snapshot.columns | map(attribute='name') | list -%}
     {{ return('select ' ~ incremental_parquet__columns(names) ~ ' from '
-        ~ incremental_parquet__files_sql(files, columns)) }}
+        ~ incremental_parquet__files_sql(snapshot.file_uris, snapshot.columns, snapshot.uniform_schema)) }}
 {% endmacro %}
 
 {#- `create temp table <name> as <query>`. -#}

@@ -68,6 +68,7 @@ def _snapshot_summary(snapshot: Snapshot | None) -> dict[str, Any] | None:
         "partition_by": [c.to_json() for c in snapshot.partition_by],
         "watermark": snapshot.watermark,
         "committed_at": snapshot.committed_at.isoformat(),
+        "uniform_schema": snapshot.uniform_schema,
     }
 
 

@@ -44,15 +44,19 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(uris: Sequence[str], columns: Sequence[Column]) -> str:
+def view_sql(uris: Sequence[str], columns: Sequence[Column], uniform_schema: bool = False) -> str:
     """The query of a mart's view: its columns, in order, from exactly these files (their
-    partition columns are stored inside them); a typed empty select when there is none."""
+    partition columns are stored inside them); a typed empty select when there is none.
+    Files of different schemas are unified by column name, unless `uniform_schema` says they
+    share one (Snapshot.uniform_schema): unifying reads every file's footer at each query."""
     names = ", ".join(_quote(c.name) for c in columns)
     if not uris:
         typed = ", ".join(f"cast(null as {c.type}) as {_quote(c.name)}" for c in columns)
         return f"select {typed or '1 as empty'} where false"
     files = ", ".join(_literal(u) for u in uris)
-    options = "hive_partitioning = false, union_by_name = true"
+    options = "hive_partitioning = false"
+    if not uniform_schema and len(uris) > 1:
+        options += ", union_by_name = true"
     return f"select {names} from read_parquet([{files}], {options})"
 
 
@@ -97,9 +101,8 @@ class Lake:
                 continue
             store = open_store(self.location(mart))
             uris = [store.uri(f.path) for f in snapshot.files]
-            conn.execute(
-                f"create or replace view {_quote(mart)} as {view_sql(uris, snapshot.columns)}"
-            )
+            query = view_sql(uris, snapshot.columns, snapshot.uniform_schema)
+            conn.execute(f"create or replace view {_quote(mart)} as {query}")
             used[mart] = snapshot.version
         return used
 

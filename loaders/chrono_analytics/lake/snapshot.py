@@ -32,12 +32,15 @@ class Column:
 
 @dataclass(frozen=True)
 class DataFile:
-    """One live data file: its path relative to the location, partition values, rows, bytes."""
+    """One live data file: its path relative to the location, partition values, rows, bytes,
+    and `schema`: a digest of its Parquet schema (each column's name and types as stored),
+    recorded by the commit that verified it (None in manifests written before it was)."""
 
     path: str
     partition: dict[str, Any]
     rows: int
     bytes: int
+    schema: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class DataFile:
             "partition": self.partition,
             "rows": self.rows,
             "bytes": self.bytes,
+            "schema": self.schema,
         }
 
 
@@ -73,6 +77,15 @@ class Snapshot:
     @property
     def bytes(self) -> int:
         return sum(f.bytes for f in self.files)
+
+    @property
+    def uniform_schema(self) -> bool:
+        """Every file is known to have the same Parquet schema. Readers then read the files
+        by the first one's schema; otherwise (a schema change left files of older columns,
+        or a file's schema was never recorded) they unify the files' columns by name, which
+        reads every file's footer at each query."""
+        digests = {f.schema for f in self.files}
+        return None not in digests and len(digests) <= 1
 
     def file_paths(self) -> list[str]:
         return [f.path for f in self.files]
@@ -118,7 +131,13 @@ class Snapshot:
                 partition_by=tuple(Column(c["name"], c["type"]) for c in raw["partition_by"]),
                 unique_key=tuple(raw["unique_key"]),
                 files=tuple(
-                    DataFile(f["path"], dict(f["partition"]), int(f["rows"]), int(f["bytes"]))
+                    DataFile(
+                        f["path"],
+                        dict(f["partition"]),
+                        int(f["rows"]),
+                        int(f["bytes"]),
+                        None if f.get("schema") is None else str(f["schema"]),
+                    )
                     for f in raw["files"]
                 ),
                 watermark=raw.get("watermark"),

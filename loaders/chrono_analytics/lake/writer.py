@@ -8,6 +8,7 @@ to write and which to retire, checks what SQL computed, and publishes the snapsh
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
@@ -17,6 +18,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pyarrow.parquet as pq
 
 from chrono_analytics.lake import lock
 from chrono_analytics.lake.s3 import is_remote
@@ -73,6 +76,7 @@ class Begin:
             "files": [] if snap is None else [_file_uri(self.settings, f.path) for f in snap.files],
             "rows": 0 if snap is None else snap.rows,
             "columns": [] if snap is None else [c.to_json() for c in snap.columns],
+            "uniform_schema": snap is None or snap.uniform_schema,
             "watermark": None if snap is None else snap.watermark,
             "upstream": {} if snap is None else snap.upstream,
             "since": self.since,
@@ -403,7 +407,20 @@ def _verify(store: Store, write: FileWrite) -> DataFile:
             f"{write.rows} were planned; nothing was committed"
         )
     size = store.make_durable(write.relpath)
-    return DataFile(write.relpath, dict(write.partition), write.rows, size)
+    return DataFile(write.relpath, dict(write.partition), write.rows, size, schema_digest(metadata))
+
+
+def schema_digest(metadata: pq.FileMetaData) -> str:
+    """A digest of a Parquet file's schema: each leaf column's path, physical type and logical
+    type, in order. Two files with the same digest are read alike by every engine."""
+    schema = metadata.schema
+    columns = [schema.column(i) for i in range(len(schema))]
+    text = "\n".join(
+        f"{c.path}|{c.physical_type}|{c.logical_type}|{c.max_definition_level}|"
+        f"{c.max_repetition_level}"
+        for c in columns
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def commit(

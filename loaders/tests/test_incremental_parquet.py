@@ -911,6 +911,35 @@ def test_on_schema_change_fail_and_append_new_columns(
     assert lake.rows("select count(*) from {model}") == [(len(source_pages(dsn)),)]
 
 
+def test_a_schema_change_that_rewrites_no_file_leaves_the_views_unifying_the_files(
+    make_source_db: Callable[..., str], tmp_path: Path
+) -> None:
+    """A new column committed by a run that changes no row (nothing in the lookback): every
+    file kept holds the old columns, so the snapshot no longer claims one schema and both
+    views read the new column as NULL (before the fix, the files kept their digests and the
+    views read them by the first file's schema: dbt's view failed on the new column, after
+    the snapshot naming it was committed)."""
+    dsn = make_source_db(pages=1_000, seed=38)
+    lake = FixtureLake(dsn, tmp_path)
+    lake.run()
+    before = lake.data_files()
+    lake.run(
+        dbt_vars={
+            "pages_extra_column": True,
+            "pages_on_schema_change": "append_new_columns",
+            "lookback_hours": 0,
+        }
+    )
+    assert lake.stats()["files_written"] == 0 and lake.data_files() == before
+    snapshot = lake.snapshot()
+    assert "status_code" in [c.name for c in snapshot.columns]
+    assert not snapshot.uniform_schema and {f.schema for f in snapshot.files} == {None}
+    assert "union_by_name" in lake.view_definition()
+    assert lake.rows("select count(*), count(status_code) from {model}") == [
+        (len(source_pages(dsn)), 0)
+    ]
+
+
 @pytest.mark.parametrize(
     ("switch", "message"),
     [

@@ -437,7 +437,7 @@
         {%- do rows.append(inserts) -%}
     {%- endif -%}
     {%- if group.retired -%}
-        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([group.retired_uri], [], true) ~ ' as k anti join '
+        {%- do rows.append('select k.* from ' ~ incremental_parquet__files_sql([group.retired_uri], run.columns, run.uniform_schema) ~ ' as k anti join '
             ~ q(changes.changed) ~ ' as c on ' ~ incremental_parquet__match(keys, 'k', 'c') ~ ' anti join '
             ~ q(changes.deleted) ~ ' as x on ' ~ incremental_parquet__match(keys, 'k', 'x')) -%}
     {%- endif -%}

@@ -117,22 +117,27 @@
 {#- read_parquet over a list of files (their partition columns are stored inside them), or a
     typed empty select of `columns` when there is none. -#}
 {% macro incremental_parquet__files_sql(files, columns, uniform_schema, extra=none) %}
+    {%- set typed = [] -%}
+    {%- for column in columns -%}
+        {%- do typed.append('cast(null as ' ~ column.type ~ ') as ' ~ incremental_parquet__quote(column.name)) -%}
+    {%- endfor -%}
+    {%- set typed_empty = '(select ' ~ (typed | join(', ') if typed else '1 as __chrono_empty') ~ ' where false)' -%}
     {%- if files | length == 0 -%}
-        {%- set typed = [] -%}
-        {%- for column in columns -%}
-            {%- do typed.append('cast(null as ' ~ column.type ~ ') as ' ~ incremental_parquet__quote(column.name)) -%}
-        {%- endfor -%}
-        {{ return('(select ' ~ (typed | join(', ') if typed else '1 as __chrono_empty') ~ ' where false)') }}
+        {{ return(typed_empty) }}
     {%- endif -%}
     {%- set listed = [] -%}
     {%- for file in files -%}
         {%- do listed.append(incremental_parquet__literal(file)) -%}
     {%- endfor -%}
-    {#- files of different schemas are unified by column name, which reads every file's footer
-        at each query; files of one schema are read by the first one's -#}
-    {{ return('read_parquet([' ~ (listed | join(', ')) ~ '], hive_partitioning = false'
-        ~ (', union_by_name = true' if not uniform_schema and files | length > 1 else '')
-        ~ (', ' ~ extra if extra else '') ~ ')') }}
+    {%- set scan = 'read_parquet([' ~ (listed | join(', ')) ~ '], hive_partitioning = false'
+        ~ (', ' ~ extra if extra else '') -%}
+    {#- files of one schema are read by the first one's; others are unified by column name
+        (which reads every file's footer at each query), and a column none of them holds (one
+        a schema change added while keeping every file) reads NULL of its type -#}
+    {%- if uniform_schema or not typed -%}
+        {{ return(scan ~ ')') }}
+    {%- endif -%}
+    {{ return('(select * from ' ~ typed_empty ~ ' union all by name select * from ' ~ scan ~ ', union_by_name = true))') }}
 {% endmacro %}
 
 {#- The query of a model's view: its columns, in order, from the files of one snapshot. -#}

@@ -47,17 +47,22 @@ def _literal(text: str) -> str:
 def view_sql(uris: Sequence[str], columns: Sequence[Column], uniform_schema: bool = False) -> str:
     """The query of a mart's view: its columns, in order, from exactly these files (their
     partition columns are stored inside them); a typed empty select when there is none.
-    Files of different schemas are unified by column name, unless `uniform_schema` says they
-    share one (Snapshot.uniform_schema): unifying reads every file's footer at each query."""
+    Files that share one schema (`uniform_schema`: Snapshot.uniform_schema) are read by the
+    first one's. Others are unified by column name, which reads every file's footer at each
+    query, and a column none of them holds (one a schema change added while keeping every
+    file) reads NULL of its type."""
     names = ", ".join(_quote(c.name) for c in columns)
+    typed = ", ".join(f"cast(null as {c.type}) as {_quote(c.name)}" for c in columns)
+    typed_empty = f"select {typed or '1 as empty'} where false"
     if not uris:
-        typed = ", ".join(f"cast(null as {c.type}) as {_quote(c.name)}" for c in columns)
-        return f"select {typed or '1 as empty'} where false"
-    files = ", ".join(_literal(u) for u in uris)
-    options = "hive_partitioning = false"
-    if not uniform_schema and len(uris) > 1:
-        options += ", union_by_name = true"
-    return f"select {names} from read_parquet([{files}], {options})"
+        return typed_empty
+    scan = f"read_parquet([{', '.join(_literal(u) for u in uris)}], hive_partitioning = false"
+    if uniform_schema or not typed:
+        return f"select {names} from {scan})"
+    return (
+        f"select {names} from ({typed_empty} union all by name "
+        f"select * from {scan}, union_by_name = true))"
+    )
 
 
 class Lake:

@@ -34,7 +34,8 @@ class Column:
 class DataFile:
     """One live data file: its path relative to the location, partition values, rows, bytes,
     and `schema`: a digest of its Parquet schema (each column's name and types as stored),
-    recorded by the commit that verified it (None in manifests written before it was)."""
+    recorded by the commit that verified it; None when a later commit changed the mart's
+    columns (the file holds the old ones), and in manifests written before digests were."""
 
     path: str
     partition: dict[str, Any]

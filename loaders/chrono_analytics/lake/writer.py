@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -450,6 +450,10 @@ def commit(
     new_files = [_verify(store, w) for w in writes]
     retired = set(the_plan.retired)
     kept = [] if snapshot is None else [f for f in snapshot.files if f.path not in retired]
+    if snapshot is not None and tuple(columns) != snapshot.columns:
+        # the files kept across a change of the mart's columns hold the old ones: their schema
+        # no longer says they read like the new snapshot's files (readers unify them by name)
+        kept = [replace(f, schema=None) for f in kept]
     files = sorted([*kept, *new_files], key=lambda f: f.path)
     if watermark is None and snapshot is not None:
         watermark = snapshot.watermark

@@ -593,6 +593,41 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     assert lake.stats()["files_written"] == 0
 
 
+def test_a_sorted_table_scans_in_order_by_row_position_at_a_size_duckdb_builds_in_parallel(
+    tmp_path: Path,
+) -> None:
+    """What a full refresh relies on to write each file as a range of row positions (rowid)
+    with no sort of its own: a temp table created from a sorted query holds its rows at
+    positions 0, 1, ... in that order, and a scan of a range of positions, copied to Parquet,
+    keeps that order. Checked with several threads on more rows than one row group (122,880),
+    from rows in random order, with NULLs and ties in the first sort column."""
+    rows = 400_000
+    with duckdb.connect() as conn:
+        conn.execute("set threads = 4")
+        conn.execute(
+            "create temp table shuffled as select i as id, "
+            "case when i % 97 = 0 then null "
+            "else chr(cast(97 + (i * 7919) % 26 as integer)) end as word, "
+            f"(i * 104729) % 1000 as day, repeat('x', i % 50) as payload from range({rows}) t(i) "
+            "order by random()"
+        )
+        conn.execute("create temp table stored as select * from shuffled order by word, day, id")
+        expected = [
+            r[0] for r in conn.execute("select id from shuffled order by word, day, id").fetchall()
+        ]
+        for first, end in [(0, 70_000), (70_000, 200_000), (200_000, 333_333), (333_333, rows)]:
+            target = tmp_path / f"{first}.parquet"
+            conn.execute(
+                f"copy (select * from stored where rowid >= {first} and rowid < {end}) "
+                f"to '{target}' (format parquet, row_group_size 20000)"
+            )
+            in_file = conn.execute(
+                f"select id from read_parquet('{target}', file_row_number = true) "
+                "order by file_row_number"
+            ).fetchall()
+            assert [r[0] for r in in_file] == expected[first:end], (first, end)
+
+
 def test_no_value_of_updated_at_hides_a_change(
     make_source_db: Callable[..., str], tmp_path: Path
 ) -> None:

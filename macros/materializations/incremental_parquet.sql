@@ -123,7 +123,7 @@
         {%- set delta = tmp ~ 'delta' -%}
         {%- do temp_tables.append(delta) -%}
         {%- set read_started = modules.datetime.datetime.now() -%}
-        {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter, settings.partition_names))) -%}
+        {%- do run_query(incremental_parquet__temp_table_sql(delta, incremental_parquet__delta_sql(sql, recompute_filter, incremental_parquet__stored_order(settings)))) -%}
         {%- set read_seconds = (modules.datetime.datetime.now() - read_started).total_seconds() -%}
 
         {#- 5. check: the configured columns exist, no key is NULL or repeated -#}
@@ -161,18 +161,21 @@
         {%- set plan = incremental_parquet__call('plan', {'touched': changes.touched_json, 'inserts': changes.inserts_json}) -%}
 
         {#- 9. write: the rows of each group after the run, sorted, one file at a time. A group
-            of more rows than max_file_rows is first numbered in order_by order (a temp table),
-            and each of its files takes a consecutive range of those positions, so no file
-            holds more than max_file_rows rows and the files of a partition hold disjoint ranges
-            of the order. The files of a group must hold the rows counted before any was
-            written -#}
+            of more rows than max_file_rows has each of its files take a consecutive range of
+            positions in order_by order, so no file holds more than max_file_rows rows and the
+            files of a partition hold disjoint ranges of the order. In a full refresh the
+            changed rows' table is stored in that order, so a file is a range of its row
+            positions, scanned in order (DuckDB preserves insertion order) with no sort; in an
+            incremental run a group of several files is first numbered (a temp table). The
+            files of a group must hold the rows counted before any was written -#}
         {%- set write_started = modules.datetime.datetime.now() -%}
         {%- set written = [] -%}
         {%- set order_list = incremental_parquet__columns(settings.order_by) -%}
         {%- set positioned = tmp ~ 'positioned' -%}
         {%- for group in plan.groups -%}
             {%- set group_rows = incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) -%}
-            {%- set sliced = group.files | length > 1 -%}
+            {%- set first_row = changes.first_rows.get(group.inserts) if group.inserts is not none and not group.retired else none -%}
+            {%- set sliced = group.files | length > 1 and first_row is none -%}
             {%- if sliced -%}
                 {%- do temp_tables.append(positioned) if positioned not in temp_tables -%}
                 {%- do run_query(incremental_parquet__temp_table_sql(positioned, 'select *, row_number() over (order by '
@@ -180,7 +183,11 @@
             {%- endif -%}
             {%- set copied = namespace(rows=0) -%}
             {%- for file in group.files -%}
-                {%- if sliced -%}
+                {%- if first_row is not none -%}
+                    {%- set file_rows = 'select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(changes.changed)
+                        ~ ' where rowid >= ' ~ (first_row + file.first_position) ~ ' and rowid < '
+                        ~ (first_row + (file.end_position if file.end_position is not none else group.rows)) -%}
+                {%- elif sliced -%}
                     {%- set file_rows = 'select * exclude (__chrono_position) from ' ~ q(positioned) ~ ' where __chrono_position >= '
                         ~ file.first_position ~ (' and __chrono_position < ' ~ file.end_position if file.end_position is not none else '')
                         ~ ' order by __chrono_position' -%}
@@ -252,7 +259,8 @@
     'recompute_values', 'touched_json' (each current file holding a changed or deleted row:
     its uri, those rows, the changed rows that stay in it), 'inserts_json' (each partition
     receiving changed rows no file of it held, numbered), 'partition_filters' (the SQL filter
-    of each numbered partition's rows), 'feed' (record_changes: the values of the changed and
+    of each numbered partition's rows), 'first_rows' (full refresh: the row position of each
+    numbered partition's first row in the changed rows' table; empty otherwise), 'feed' (record_changes: the values of the changed and
     deleted rows, old and new)} and leaves the temp tables changed (the delta itself in a full
     refresh writing the model's columns), deleted,
     replaced (with __chrono_file, the file of each row), placed (incremental runs: the key of
@@ -281,7 +289,7 @@
     {%- if run.full_refresh -%}
         {#- everything is rewritten; the old rows only tell which keys left (deleted) -#}
         {%- do run_query(incremental_parquet__temp_table_sql(changed, 'select ' ~ (as_delta | join(', ')) ~ ' from ' ~ q(delta)
-            ~ ' order by ' ~ pcol_list)) if changed != delta else none -%}
+            ~ ' order by ' ~ incremental_parquet__columns(incremental_parquet__stored_order(settings)))) if changed != delta else none -%}
         {%- set old_rows = q(stored) if (tracked | reject('in', stored_names) | list | length) == 0 else '(select * from ' ~ q(delta) ~ ' where false)' -%}
         {%- do run_query(incremental_parquet__temp_table_sql(replaced, 'select ' ~ incremental_parquet__columns(tracked, 's.')
             ~ ', cast(null as varchar) as __chrono_file from ' ~ old_rows ~ ' as s')) -%}
@@ -348,7 +356,10 @@
     {#- parts: the partitions receiving inserts, numbered in order, each with the filter of
         its rows as SQL text (literal values, which DuckDB pushes into the scan of the changed
         rows: sorted by partition, a file's COPY reads only its partition's row groups, where a
-        join would read every changed row for every file) -#}
+        join would read every changed row for every file). In a full refresh the inserts are
+        the changed rows' table itself, stored in incremental_parquet__stored_order: each
+        partition's rows are then the row positions (rowid) __chrono_first_row to
+        __chrono_last_row, in the order of its files -#}
     {%- set partition_filters = [] -%}
     {%- for name in pcols -%}
         {%- do partition_filters.append("case when " ~ q(name) ~ " is null then " ~ incremental_parquet__literal(q(name) ~ ' is null')
@@ -358,11 +369,20 @@
     {%- do run_query(incremental_parquet__temp_table_sql(parts,
         'select *, row_number() over (order by ' ~ pcol_list ~ ') - 1 as __chrono_slot, '
         ~ (partition_filters | join(" || ' and ' || ")) ~ ' as __chrono_filter from (select '
-        ~ pcol_list ~ ', count(*) as __chrono_rows from ' ~ inserted ~ ' group by all)')) -%}
-    {%- set filters = {} -%}
-    {%- for row in run_query('select __chrono_slot, __chrono_filter from ' ~ q(parts)).rows -%}
+        ~ pcol_list ~ ', count(*) as __chrono_rows, '
+        ~ ('min(rowid) as __chrono_first_row, max(rowid) as __chrono_last_row' if run.full_refresh
+            else 'null as __chrono_first_row, null as __chrono_last_row')
+        ~ ' from ' ~ inserted ~ ' group by all)')) -%}
+    {%- set filters, first_rows = {}, {} -%}
+    {%- for row in run_query('select __chrono_slot, __chrono_filter, __chrono_first_row, '
+        ~ '__chrono_last_row - __chrono_first_row + 1 = __chrono_rows from ' ~ q(parts)).rows -%}
         {%- do filters.update({row[0] | int: row[1] | string}) -%}
+        {%- if row[3] -%}
+            {%- do first_rows.update({row[0] | int: row[2] | int}) -%}
+        {%- endif -%}
     {%- endfor -%}
+    {#- positions are used only when every partition's rows are consecutive -#}
+    {%- set first_rows = first_rows if first_rows | length == filters | length else {} -%}
     {#- the touched files: each holding a changed or deleted row (incremental runs) -#}
     {%- set touched_json = '[]' -%}
     {%- if not run.full_refresh -%}
@@ -411,7 +431,7 @@
     {{ return({
         'touched_json': touched_json, 'inserts_json': figures[0], 'changed_rows': figures[1] | int, 'deleted_rows': figures[2] | int,
         'recompute_values': none if figures[3] is none else figures[3] | int, 'feed': feed,
-        'partition_filters': filters, 'changed': changed, 'deleted': deleted, 'replaced': replaced, 'placed': placed}) }}
+        'partition_filters': filters, 'first_rows': first_rows, 'changed': changed, 'deleted': deleted, 'replaced': replaced, 'placed': placed}) }}
 {% endmacro %}
 
 

@@ -241,11 +241,19 @@
     {%- endfor -%}
 {% endmacro %}
 
+{#- The order the delta is stored in: the partition columns, then order_by (the order of the
+    rows inside a file). Each partition's rows are then consecutive, so a file's COPY reads only
+    its partition's row groups, and in a full refresh each file is a range of row positions
+    (rowid) written without a sort of its own. -#}
+{% macro incremental_parquet__stored_order(settings) %}
+    {{ return(settings.partition_names + (settings.order_by | reject('in', settings.partition_names) | list)) }}
+{% endmacro %}
+
 {#- The delta: the model's rows this run rebuilds (all of them, or those whose recompute
-    column holds a value of the recompute set), sorted by the partition columns
-    `partition_names` (a file's COPY then reads only its partition's row groups). -#}
-{% macro incremental_parquet__delta_sql(sql, recompute_filter, partition_names) %}
+    column holds a value of the recompute set), sorted by `order`
+    (incremental_parquet__stored_order). -#}
+{% macro incremental_parquet__delta_sql(sql, recompute_filter, order) %}
     {{ return('select * from (\n' ~ sql ~ '\n) as model_rows'
         ~ ('\nwhere ' ~ recompute_filter if recompute_filter else '')
-        ~ '\norder by ' ~ incremental_parquet__columns(partition_names)) }}
+        ~ '\norder by ' ~ incremental_parquet__columns(order)) }}
 {% endmacro %}

@@ -8,10 +8,12 @@
     watermark='source_clock',
     record_changes=['processing_date', 'domain', 'cdx_record_id'],
     order_by=['processing_date', 'domain'],
+    max_file_rows=25000,
 ) }}
 {#- One row per scrape page, keyed by content_id (= scrape_page_id); cdx_record_id joins to
-    cdx_records.record_id. Stored in one file per processing month (from created_at, which
-    never changes), rows sorted by processing_date. Every derivation lives in
+    cdx_records.record_id. Stored by processing month (from created_at, which never changes),
+    in files of 25,000 rows at most (so a run's rewrite of a file stays bounded: see
+    cdx_records), rows sorted by processing_date. Every derivation lives in
     int_scrape_pages_enriched; this model selects and casts to the contract's types. It also carries the page's scrape session,
     status, completion time and archive source, so that project_analytics and the reporting
     models aggregate this mart alone. An incremental run rebuilds the pages

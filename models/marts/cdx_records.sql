@@ -17,7 +17,7 @@
     change, and its memory follows the largest such file, so a month that grows with the
     source is split (consecutive ranges of the sort order) instead (bench/README.md: 10,000
     changed pages peaked at 644 MB at 3,000,000 pages with one file per month, 584 MB with
-    this bound, 504-510 MB at 1,000,000; queries 2-3 ms slower). Inside each file the rows are
+    this bound, 504-510 MB at 1,000,000; the analysts' queries within the run-to-run noise). Inside each file the rows are
     sorted by archive_date then domain, in row groups of 20,000 rows, so a filter on either
     skips row groups by their statistics. Every derivation lives in int_scrape_pages_enriched (the host's public-suffix
     split and domain category in int_scrape_pages_with_domain_parts, the view over it read

@@ -82,12 +82,12 @@ def touch(dsn: str, ids: list[int], assignments: str, updated_at: Any = "now") -
     assert sorted(r[0] for r in affected) == sorted(ids)
 
 
-def insert_page(dsn: str, page_id: int, wayback: str) -> None:
+def insert_page(dsn: str, page_id: int, wayback: str, domain_id: int = 1) -> None:
     sql(
         dsn,
         "insert into scrape_pages (id, domain_id, original_url, unix_timestamp, status, "
-        "created_at, updated_at) values (%s, 1, %s, %s, 'pending', now(), now())",
-        (page_id, f"https://example.org/new/{page_id}", wayback),
+        "created_at, updated_at) values (%s, %s, %s, %s, 'pending', now(), now())",
+        (page_id, domain_id, f"https://example.org/new/{page_id}", wayback),
     )
 
 
@@ -503,6 +503,18 @@ def file_keys(lake: FixtureLake) -> dict[str, set[int]]:
         }
 
 
+def sort_keys_in_file_order(lake: FixtureLake, path: str) -> list[tuple[bool, int, int]]:
+    """The sort key of each row of a file of pages_by_year (its order_by: domain_id, NULLs last
+    as DuckDB sorts them, then page_id), in the order the file stores its rows."""
+    with duckdb.connect() as conn:
+        return [
+            (domain_id is None, domain_id or 0, page_id)
+            for domain_id, page_id in conn.execute(
+                f"select domain_id, page_id from read_parquet('{lake.location / path}')"
+            ).fetchall()
+        ]
+
+
 def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_files_with_changes(
     make_source_db: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -537,17 +549,10 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     sizes = sorted(len(keys) for keys in in_2016.values())
     assert sizes[-1] - sizes[0] <= 1, sizes  # as even as can be
     ranges = []
-    with duckdb.connect() as conn:
-        for path in in_2016:
-            # the sort order, NULL domains last (DuckDB's default)
-            in_file_order = [
-                (domain_id is None, domain_id or 0, page_id)
-                for domain_id, page_id in conn.execute(
-                    f"select domain_id, page_id from read_parquet('{lake.location / path}')"
-                ).fetchall()
-            ]
-            assert in_file_order == sorted(in_file_order), path
-            ranges.append((in_file_order[0], in_file_order[-1]))
+    for path in in_2016:
+        in_file_order = sort_keys_in_file_order(lake, path)
+        assert in_file_order == sorted(in_file_order), path
+        ranges.append((in_file_order[0], in_file_order[-1]))
     # the files hold disjoint ranges of the order: each starts past the previous one's end
     ranges.sort()
     assert all(prev[1] < nxt[0] for prev, nxt in itertools.pairwise(ranges)), ranges
@@ -577,18 +582,27 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     # a rewritten file past the limit is split in two
     assert len(new_2016) >= len([p for p in retired if f"/{year_dir(2016)}/" in f"/{p}"])
     assert any(900_001 in after[p] for p in new_2016)
+    # each file the run wrote (those of the split group too) is in order_by order
+    for path in set(after) - set(before):
+        assert sort_keys_in_file_order(lake, path) == sorted(sort_keys_in_file_order(lake, path))
     for path in set(before) & set(after):
         assert before[path] == after[path]
     assert all(len(keys) <= cap for keys in after.values())
 
-    # a partition's new rows fill a file up to the limit, then start another one
+    # a partition's new rows fill a file up to the limit, then start another one; their
+    # domains (the first order_by column) are not in the order of their ids, so the two files
+    # are in order_by order only if the run sorted the group's rows before splitting them
     inserted = list(range(910_000, 910_000 + cap + 20))
-    for page_id in inserted:
-        insert_page(dsn, page_id, "20300101000000")
+    for index, page_id in enumerate(inserted):
+        insert_page(dsn, page_id, "20300101000000", domain_id=1 + (index * 7) % 11)
     lake.run(env=env)
     assert lake.pages() == source_pages(dsn)
-    files_2030 = [k for p, k in file_keys(lake).items() if f"/{year_dir(2030)}/" in f"/{p}"]
-    assert len(files_2030) == 2 and sum(len(k) for k in files_2030) == cap + 20
+    paths_2030 = [p for p in file_keys(lake) if f"/{year_dir(2030)}/" in f"/{p}"]
+    assert sorted(len(file_keys(lake)[p]) for p in paths_2030) == [cap // 2 + 10] * 2
+    in_order = [sort_keys_in_file_order(lake, path) for path in paths_2030]
+    assert all(keys == sorted(keys) for keys in in_order)
+    first, second = sorted(in_order)
+    assert first[-1] < second[0]  # consecutive ranges of the order
     lake.run(env=env)
     assert lake.stats()["files_written"] == 0
 
@@ -596,11 +610,13 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
 def test_a_sorted_table_scans_in_order_by_row_position_at_a_size_duckdb_builds_in_parallel(
     tmp_path: Path,
 ) -> None:
-    """What a full refresh relies on to write each file as a range of row positions (rowid)
-    with no sort of its own: a temp table created from a sorted query holds its rows at
-    positions 0, 1, ... in that order, and a scan of a range of positions, copied to Parquet,
-    keeps that order. Checked with several threads on more rows than one row group (122,880),
-    from rows in random order, with NULLs and ties in the first sort column."""
+    """What a write of several files of a group relies on (a partition in a full refresh, a
+    rewritten file past max_file_rows in an incremental run) to write each file as a range of
+    row positions (rowid) with no sort of its own: a temp table created from a sorted query
+    holds its rows at positions 0, 1, ... in that order, and a scan of a range of positions,
+    copied to Parquet, keeps that order. Checked with several threads on more rows than one
+    row group (122,880), from rows in random order, with NULLs and ties in the first sort
+    column."""
     rows = 400_000
     with duckdb.connect() as conn:
         conn.execute("set threads = 4")

@@ -163,34 +163,35 @@
         {#- 9. write: the rows of each group after the run, sorted, one file at a time. A group
             of more rows than max_file_rows has each of its files take a consecutive range of
             positions in order_by order, so no file holds more than max_file_rows rows and the
-            files of a partition hold disjoint ranges of the order. In a full refresh the
-            changed rows' table is stored in that order, so a file is a range of its row
-            positions, scanned in order (DuckDB preserves insertion order) with no sort; in an
-            incremental run a group of several files is first numbered (a temp table). The
-            files of a group must hold the rows counted before any was written -#}
+            files of a partition hold disjoint ranges of the order. Such a file is a range of
+            row positions of a table stored in that order, scanned in order (DuckDB preserves
+            insertion order) with no sort of its own: in a full refresh the changed rows' table
+            itself (its rows are stored in partition, then order_by order), in an incremental
+            run the group's rows first stored sorted (a temp table). A group of one file is
+            sorted by its COPY. The files of a group must hold the rows counted before any was
+            written -#}
         {%- set write_started = modules.datetime.datetime.now() -%}
         {%- set written = [] -%}
         {%- set order_list = incremental_parquet__columns(settings.order_by) -%}
-        {%- set positioned = tmp ~ 'positioned' -%}
+        {%- set group_sorted = tmp ~ 'group_sorted' -%}
         {%- for group in plan.groups -%}
             {%- set group_rows = incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) -%}
-            {%- set first_row = changes.first_rows.get(group.inserts) if group.inserts is not none and not group.retired else none -%}
-            {%- set sliced = group.files | length > 1 and first_row is none -%}
-            {%- if sliced -%}
-                {%- do temp_tables.append(positioned) if positioned not in temp_tables -%}
-                {%- do run_query(incremental_parquet__temp_table_sql(positioned, 'select *, row_number() over (order by '
-                    ~ order_list ~ ') - 1 as __chrono_position from (' ~ group_rows ~ ') as group_rows')) -%}
+            {#- the table holding the group's rows in order, from row position first_row on -#}
+            {%- set sorted = namespace(table=none, first_row=none) -%}
+            {%- if group.inserts is not none and not group.retired and group.inserts in changes.first_rows -%}
+                {%- set sorted.table, sorted.first_row = changes.changed, changes.first_rows[group.inserts] -%}
+            {%- elif group.files | length > 1 -%}
+                {%- do temp_tables.append(group_sorted) if group_sorted not in temp_tables -%}
+                {%- do run_query(incremental_parquet__temp_table_sql(group_sorted,
+                    'select * from (' ~ group_rows ~ ') as group_rows order by ' ~ order_list)) -%}
+                {%- set sorted.table, sorted.first_row = group_sorted, 0 -%}
             {%- endif -%}
             {%- set copied = namespace(rows=0) -%}
             {%- for file in group.files -%}
-                {%- if first_row is not none -%}
-                    {%- set file_rows = 'select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(changes.changed)
-                        ~ ' where rowid >= ' ~ (first_row + file.first_position) ~ ' and rowid < '
-                        ~ (first_row + (file.end_position if file.end_position is not none else group.rows)) -%}
-                {%- elif sliced -%}
-                    {%- set file_rows = 'select * exclude (__chrono_position) from ' ~ q(positioned) ~ ' where __chrono_position >= '
-                        ~ file.first_position ~ (' and __chrono_position < ' ~ file.end_position if file.end_position is not none else '')
-                        ~ ' order by __chrono_position' -%}
+                {%- if sorted.table is not none -%}
+                    {%- set file_rows = 'select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(sorted.table)
+                        ~ ' where rowid >= ' ~ (sorted.first_row + file.first_position) ~ ' and rowid < '
+                        ~ (sorted.first_row + (file.end_position if file.end_position is not none else group.rows)) -%}
                 {%- else -%}
                     {%- set file_rows = 'select * from (' ~ group_rows ~ ') as group_rows order by ' ~ order_list -%}
                 {%- endif -%}

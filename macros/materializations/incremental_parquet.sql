@@ -176,10 +176,13 @@
         {%- set group_sorted = tmp ~ 'group_sorted' -%}
         {%- for group in plan.groups -%}
             {%- set group_rows = incremental_parquet__group_rows_sql(group, run, settings, changes, out_names) -%}
-            {#- the table holding the group's rows in order, from row position first_row on -#}
-            {%- set sorted = namespace(table=none, first_row=none) -%}
+            {#- the table holding the group's rows in order, from row position first_row on, up
+                to end_row (none: to its end, so the last file takes every row the table holds and
+                a count other than the plan's fails the run below) -#}
+            {%- set sorted = namespace(table=none, first_row=none, end_row=none) -%}
             {%- if group.inserts is not none and not group.retired and group.inserts in changes.first_rows -%}
                 {%- set sorted.table, sorted.first_row = changes.changed, changes.first_rows[group.inserts] -%}
+                {%- set sorted.end_row = sorted.first_row + group.rows -%}
             {%- elif group.files | length > 1 -%}
                 {%- do temp_tables.append(group_sorted) if group_sorted not in temp_tables -%}
                 {%- do run_query(incremental_parquet__temp_table_sql(group_sorted,
@@ -189,9 +192,10 @@
             {%- set copied = namespace(rows=0) -%}
             {%- for file in group.files -%}
                 {%- if sorted.table is not none -%}
+                    {%- set end_row = sorted.first_row + file.end_position if file.end_position is not none else sorted.end_row -%}
                     {%- set file_rows = 'select ' ~ incremental_parquet__columns(out_names) ~ ' from ' ~ q(sorted.table)
-                        ~ ' where rowid >= ' ~ (sorted.first_row + file.first_position) ~ ' and rowid < '
-                        ~ (sorted.first_row + (file.end_position if file.end_position is not none else group.rows)) -%}
+                        ~ ' where rowid >= ' ~ (sorted.first_row + file.first_position)
+                        ~ (' and rowid < ' ~ end_row if end_row is not none else '') -%}
                 {%- else -%}
                     {%- set file_rows = 'select * from (' ~ group_rows ~ ') as group_rows order by ' ~ order_list -%}
                 {%- endif -%}

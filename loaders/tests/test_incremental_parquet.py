@@ -523,7 +523,9 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     the partition's rows in order_by order (so a filter on its first column reads row groups
     of the files whose range holds its values only); an incremental run rewrites the files
     holding a changed, moved or deleted row, puts rows new to a partition in its smallest file
-    with room, and keeps every other file byte for byte."""
+    with room, and keeps every other file byte for byte. The files of a group an incremental
+    run splits (a new partition's rows, a touched file past a lowered limit) are in order_by
+    order too."""
     dsn = make_source_db(pages=PAGES, seed=33)
     sql(
         dsn,
@@ -605,6 +607,26 @@ def test_a_partition_past_max_file_rows_is_split_and_a_run_rewrites_only_its_fil
     assert first[-1] < second[0]  # consecutive ranges of the order
     lake.run(env=env)
     assert lake.stats()["files_written"] == 0
+
+    # the limit lowered (as when a model's max_file_rows is set below its files' rows): a
+    # touched file past the new limit is rewritten as several files, each in order_by order,
+    # holding consecutive ranges of the order; the other files stay as they are
+    lower = {"CHRONO_LAKE_MAX_FILE_ROWS": str(cap // 2)}
+    before = file_keys(lake)
+    page = ids_in_year(source_pages(dsn), 2016, 1)
+    (holding_file,) = [path for path, keys in before.items() if page[0] in keys]
+    assert len(before[holding_file]) > cap // 2
+    touch(dsn, page, "status = 'failed'")
+    lake.run(env=lower)
+    assert lake.pages() == source_pages(dsn)
+    after = file_keys(lake)
+    assert set(before) - set(after) == {holding_file}
+    written = sorted(set(after) - set(before))
+    assert len(written) == -(-len(before[holding_file]) // (cap // 2))
+    assert sorted(k for path in written for k in after[path]) == sorted(before[holding_file])
+    in_order = sorted(sort_keys_in_file_order(lake, path) for path in written)
+    assert all(keys == sorted(keys) for keys in in_order)
+    assert all(prev[-1] < nxt[0] for prev, nxt in itertools.pairwise(in_order))
 
 
 def test_a_sorted_table_scans_in_order_by_row_position_at_a_size_duckdb_builds_in_parallel(

@@ -16,6 +16,8 @@ tests are not part of the figures) times:
    should follow the delta, not the lake);
 5. an incremental run after 1% of the pages changed (it also re-reads step 4's pages, which
    are within the lookback);
+6. `dbt run` with no model selected: dbt's own start-up, which every run from the shell pays
+   (the share of a full build the no-change and 1% runs cannot go below);
 reporting wall time, peak RSS of the dbt process, each mart's own seconds (from the snapshot
 it committed) and the lake's bytes against pg_total_relation_size('scrape_pages'). After the
 full build of all marts, three analysts' queries on cdx_records (median of 5, through the
@@ -144,6 +146,11 @@ def run_at(
     timed(f"{changed:,} pages changed", "run", "--select", "marts")
     changed = touch_pages(source.admin_dsn, pages // 100)
     timed(f"1% changed ({changed:,} pages)", "run", "--select", "marts")
+    # what every run from the shell pays before any model: dbt's own start-up, against which
+    # the no-change and 1% shares above compare (no per-mart figures: no model runs)
+    label = "dbt start-up (no model selected)"
+    runs[label] = timed_dbt(env, "run", "--select", "no_model_has_this_name")
+    print(f"  {label}: {runs[label].seconds:.1f} s, {runs[label].peak_rss_mb:.0f} MB", flush=True)
     source_bytes = relation_bytes(source.admin_dsn, "scrape_pages")
     sizes = {mart: folder_bytes(lake / mart) for mart in MARTS}
     live = {mart: models["full: all marts"].get(mart, {}).get("bytes", 0) for mart in MARTS}

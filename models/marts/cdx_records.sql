@@ -17,9 +17,9 @@
     change, and its memory follows the largest such file, so a month that grows with the
     source is split (consecutive ranges of the sort order) instead (bench/README.md: 10,000
     changed pages peaked at 644 MB at 3,000,000 pages with one file per month, 584 MB with
-    this bound, 504-510 MB at 1,000,000; the analysts' queries within the run-to-run noise). Inside each file the rows are
-    sorted by archive_date then domain, in row groups of 20,000 rows, so a filter on either
-    skips row groups by their statistics. Every derivation lives in int_scrape_pages_enriched (the host's public-suffix
+    this bound, 504-510 MB at 1,000,000; the analysts' queries within the run-to-run noise).
+    Inside each file the rows are sorted by archive_date then domain, in row groups of 20,000
+    rows, so a filter on either skips row groups by their statistics. Every derivation lives in int_scrape_pages_enriched (the host's public-suffix
     split and domain category in int_scrape_pages_with_domain_parts, the view over it read
     here); this model selects and casts to the contract's types (a value out of a type's range becomes NULL).
     An incremental run rebuilds the pages page_ids_to_recompute names (changed since the

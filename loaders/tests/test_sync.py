@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import psycopg2
 import pytest
 
@@ -89,6 +90,27 @@ def admin(dsn: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[
         conn.close()
 
 
+def move_the_saved_parse_to_a_removed_checkout(target: Path) -> None:
+    """Rewrites dbt's saved parse in the target folder `target` (its partial_parse.msgpack)
+    as another checkout of the project would have left it: every root_path names a folder
+    that does not exist."""
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: "/nonexistent/old-checkout" if key == "root_path" else moved(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [moved(item) for item in value]
+        return value
+
+    saved = target / "partial_parse.msgpack"
+    state = msgpack.unpackb(saved.read_bytes(), raw=False, strict_map_key=False)
+    assert str(PROJECT_ROOT) in json.dumps(state, default=str)
+    saved.write_bytes(msgpack.packb(moved(state), use_bin_type=True))
+
+
 @pytest.fixture
 def built(make_source_db: Callable[..., str], tmp_path: Path) -> Warehouse:
     dsn = make_source_db(pages=1_500, seed=51)
@@ -103,7 +125,8 @@ def test_the_sync_loop_keeps_the_marts_current(built: Warehouse, tmp_path: Path)
     lake = Lake(built.lake_root)
     sync = Sync(built, tmp_path / "home", "--interval", "1")
     try:
-        sync.wait_for_cycles(1)
+        first = sync.wait_for_cycles(1)[0]
+        assert first["ok"], first["error"]
         # a second instance names the first and exits with status 2
         second = subprocess.run(
             [CLI, "sync", "--once"],
@@ -218,7 +241,10 @@ def test_the_sync_loop_keeps_the_marts_current(built: Warehouse, tmp_path: Path)
     # the current cycle finished (or was abandoned) and the process exited 0, releasing the lake
     assert any(line.get("signal") == "SIGTERM" for line in sync.lines())
     # a rerun converges to what a build from nothing holds; the sync's own cycles are events
-    # that the events mart and system_performance_hourly count
+    # that the events mart and system_performance_hourly count. It runs as after a deploy of
+    # the project into another folder, CHRONO_HOME kept: dbt's saved parse there (which the
+    # sync wrote) names the files of a checkout that no longer exists.
+    move_the_saved_parse_to_a_removed_checkout(tmp_path / "home" / "sync-target")
     once = subprocess.run(
         [CLI, "sync", "--once"],
         cwd=PROJECT_ROOT,

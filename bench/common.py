@@ -152,8 +152,9 @@ def relation_bytes(dsn: str, table: str) -> int:
 def touch_pages(dsn: str, count: int, window: int | None = None) -> int:
     """Update `count` pages as the application would, spread evenly over the `window` most
     recently created pages (where a scraper's updates land; default: the newest tenth of the
-    table): a new status, one more retry, and updated_at = now() (the transaction's time, as
-    the application stamps it)."""
+    table): a new status (completed; failed for a page already completed, so that a second
+    call on the same pages changes the marts' counts again), one more retry, and updated_at =
+    now() (the transaction's time, as the application stamps it)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select max(id) from scrape_pages")
         row = cur.fetchone()
@@ -161,8 +162,9 @@ def touch_pages(dsn: str, count: int, window: int | None = None) -> int:
         recent = max(1, window if window is not None else round(newest * 0.1))
         step = max(1, recent // max(1, count))
         cur.execute(
-            "update scrape_pages set status = 'completed', retry_count = retry_count + 1, "
-            "updated_at = now() where id in (select id from scrape_pages where id > %s "
+            "update scrape_pages set status = case status when 'completed' then 'failed' "
+            "else 'completed' end, retry_count = retry_count + 1, updated_at = now() "
+            "where id in (select id from scrape_pages where id > %s "
             "and id %% %s = 0 order by id desc limit %s)",
             (newest - recent, step, count),
         )

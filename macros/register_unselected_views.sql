@@ -30,7 +30,12 @@
         {%- for column, data_type in (node.config.column_types or {}).items() -%}
             {%- do type_pairs.append("'" ~ column ~ "': '" ~ data_type ~ "'") -%}
         {%- endfor -%}
-        {%- set csv_path = node.root_path ~ '/' ~ node.original_file_path -%}
+        {#- under the project folder of this invocation, as dbt's own seed loading does: the
+            node's root_path is the folder of the parse that created it, which dbt's saved
+            parse (partial_parse.msgpack) carries over to a copy of the project in another
+            folder (a deploy that keeps the target folder, the sync's CHRONO_HOME) -#}
+        {%- set project_dir = invocation_args_dict.get('project_dir') or node.root_path -%}
+        {%- set csv_path = project_dir ~ '/' ~ node.original_file_path -%}
         {%- set read_csv = "read_csv('" ~ csv_path ~ "', header = true"
             ~ (', types = {' ~ type_pairs | join(', ') ~ '}' if type_pairs else '') ~ ')' -%}
         {#- a seed table left by an older version of the project (other columns than its CSV

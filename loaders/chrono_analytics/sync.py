@@ -230,11 +230,7 @@ class SyncLoop:
             )
             if not deps.success:
                 raise UserFacingError(f"dbt deps failed: {deps.exception}")
-            # parsed from the files, never from a saved partial parse: dbt's saved state
-            # keeps each file's absolute root_path, so a state left in CHRONO_HOME by another
-            # checkout of the project (a deploy into a new folder) would make every cycle
-            # read that checkout's seed CSVs, and fail once it is removed
-            parsed = dbtRunner().invoke(["parse", "--no-partial-parse", *self._dbt_args()])
+            parsed = dbtRunner().invoke(["parse", *self._dbt_args()])
             if not parsed.success:
                 raise UserFacingError(f"the dbt project does not parse: {parsed.exception}")
             self._runner = dbtRunner(manifest=parsed.result)  # type: ignore[arg-type]

@@ -90,3 +90,20 @@ def test_bad_recompute_or_record_changes_settings_are_named(
     with pytest.raises(LakeError, match="incremental_parquet monthly: ") as raised:
         settings(**config)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({}, "format parquet, compression zstd, compression_level 1"),
+        ({"compression_level": 3}, "format parquet, compression zstd, compression_level 3"),
+        ({"compression": "SNAPPY"}, "format parquet, compression snappy"),
+        (
+            {"compression": "gzip", "compression_level": 9, "row_group_size": 20000},
+            "format parquet, compression gzip, compression_level 9, row_group_size 20000",
+        ),
+    ],
+)
+def test_the_write_options_default_to_zstd_level_1(config: dict[str, Any], expected: str) -> None:
+    resolved = resolve({**BASE, **config}, "monthly", "/tmp/lake")
+    assert resolved.write_options() == expected

@@ -36,7 +36,7 @@
             folder (a deploy that keeps the target folder, the sync's CHRONO_HOME) -#}
         {%- set project_dir = invocation_args_dict.get('project_dir') or node.root_path -%}
         {%- set csv_path = project_dir ~ '/' ~ node.original_file_path -%}
-        {%- set read_csv = "read_csv('" ~ csv_path ~ "', header = true"
+        {%- set read_csv = "read_csv(" ~ incremental_parquet__literal(csv_path) ~ ", header = true"
             ~ (', types = {' ~ type_pairs | join(', ') ~ '}' if type_pairs else '') ~ ')' -%}
         {#- a seed table left by an older version of the project (other columns than its CSV
             now has) is dropped: views bound to it would fail, and dbt's seed reload would

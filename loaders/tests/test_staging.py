@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from chrono_analytics.source_db import SOURCE_TABLES
-from warehouse_helpers import Warehouse, reference_wayback
+from warehouse_helpers import PROJECT_ROOT, Warehouse, reference_wayback
 
 STAGING_KEYS = {
     "users": ("stg_chrono__users", "user_id"),
@@ -42,3 +45,26 @@ def test_wayback_timestamps_parse_like_python(built_warehouse: Warehouse) -> Non
     assert malformed, "the synthetic data must contain malformed Wayback timestamps"
     for raw, parsed in rows:
         assert reference_wayback(raw) == parsed, raw
+
+
+def test_the_seeds_load_from_a_project_folder_whose_name_holds_a_quote(
+    shared_source_dsn: str, tmp_path: Path
+) -> None:
+    """The on-run-start hook that loads the seeds into a fresh DuckDB file reads each CSV under
+    the folder dbt runs the project from: a name with a quote in it (a checkout under
+    /home/o'neil) is quoted in the SQL, not cut short."""
+    checkout = tmp_path / "o'neil's checkout"
+    checkout.symlink_to(PROJECT_ROOT)
+    warehouse = Warehouse(shared_source_dsn, tmp_path / "fresh.duckdb", tmp_path / "lake")
+    warehouse.dbt(
+        "run",
+        "--select",
+        "stg_chrono__users",
+        project_dir=checkout,
+        extra_env={"DBT_TARGET_PATH": str(tmp_path / "target")},
+    )
+    with open(PROJECT_ROOT / "seeds" / "archive_hosts.csv", newline="") as handle:
+        expected = list(csv.DictReader(handle))
+    with warehouse.connect(attach_source=False) as conn:
+        stored = conn.execute("select count(*) from seeds.archive_hosts").fetchone()
+    assert stored == (len(expected),)

@@ -48,10 +48,12 @@
       every page of a domain or project changed since then (a moved domain, a renamed
       project: values the marts copy onto each page), found in PostgreSQL through its
       indexes (one union of index scans);
-    - pages deleted from the source, and pages missing from the mart whatever their
-      updated_at: the source's page count per day (UTC date of created_at, from its index)
-      is compared with the mart's; for the days that differ only, the ids of both sides are
-      read and every id on one side only is rebuilt (a deleted page: deleted from the mart).
+    - pages deleted from the source, pages missing from the mart and pages moved to another
+      day, whatever their updated_at: the source's page count per day (UTC date of
+      created_at, from its index) is compared with the mart's; for the days that differ
+      only, the (id, day) pairs of both sides are read and every id of a pair on one side
+      only is rebuilt (a deleted page: deleted from the mart; a page whose created_at moved
+      between two of those days: rebuilt on its new day).
     NULL when the mart has no watermark yet (everything is rebuilt). -#}
 {% macro page_ids_to_recompute(run) %}
     {%- if run.since is none -%}
@@ -129,10 +131,21 @@
                 {%- do mart_days.append("processing_date = date '" ~ day ~ "'") -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set source_ids = 'select id from postgres_query('
-            ~ chrono_pg_literal('select id from scrape_pages where ' ~ (ranges | join(' or '))) ~ ')' -%}
-        {%- set mart_ids = 'select scrape_page_id from ' ~ run.stored ~ ' where ' ~ (mart_days | join(' or ')) -%}
-        {%- set ids = ids ~ ' union ((' ~ source_ids ~ ' except ' ~ mart_ids ~ ') union (' ~ mart_ids ~ ' except ' ~ source_ids ~ '))' -%}
+        {#- a page's day as the marts' processing_date holds it: NULL for created_at NULL,
+            infinite or past DuckDB's range (source_timestamp) -#}
+        {%- set source_day -%}
+            case
+                when created_at is null or not isfinite(created_at)
+                    or created_at > timestamptz '{{ duckdb_last_instant() }}' then null
+                else (created_at at time zone 'UTC')::date
+            end
+        {%- endset -%}
+        {%- set source_pages = 'select id, day from postgres_query(' ~ chrono_pg_literal(
+            'select id, ' ~ source_day ~ ' as day from scrape_pages where ' ~ (ranges | join(' or '))) ~ ')' -%}
+        {%- set mart_pages = 'select scrape_page_id as id, processing_date as day from ' ~ run.stored
+            ~ ' where ' ~ (mart_days | join(' or ')) -%}
+        {%- set ids = ids ~ ' union select id from ((' ~ source_pages ~ ' except ' ~ mart_pages
+            ~ ') union (' ~ mart_pages ~ ' except ' ~ source_pages ~ '))' -%}
     {%- endif -%}
     {{ return(ids) }}
 {% endmacro %}

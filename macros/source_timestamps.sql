@@ -22,6 +22,12 @@
     case when {{ is_wrapped_source_timestamp(column) }} then null else {{ column }} end
 {%- endmacro %}
 
+{#- DuckDB's last instant (UTC), as text: a source value after it is one DuckDB cannot hold
+    (is_wrapped_source_timestamp). -#}
+{% macro duckdb_last_instant() %}
+    {{- return('294247-01-10 04:00:54.775806+00') -}}
+{% endmacro %}
+
 {#- The last UTC day a PostgreSQL timestamptz can fall on: the day with no next day (adding
     24 hours to its start overflows in PostgreSQL). -#}
 {% macro last_source_day() %}

@@ -4,7 +4,8 @@ Everything a hostile or broken source does at once: a project renamed (its archi
 switched) and a domain moved, values the marts copy onto every page of them; pages deleted
 (some from a busy day, every page of another day); updated_at far in the future, infinite,
 NULL and backdated; created_at NULL and infinite; timestamps past DuckDB's range (PostgreSQL's
-last instant); a page whose domain_id became NULL; a URL of 2,000,000 path segments. An
+last instant); a page moved to another day with an old updated_at; a page whose domain_id
+became NULL; a URL of 2,000,000 path segments. An
 incremental run must carry all of it and then hold, row by row, what a build from nothing
 holds; a rerun without change writes no file.
 """
@@ -113,7 +114,7 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
         cur.execute(
             "select scrape_pages.id from scrape_pages join domains "
             "on scrape_pages.domain_id = domains.id "
-            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 15",
+            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 16",
             (project, old_project),
         )
         ids = [row[0] for row in cur.fetchall()]
@@ -140,9 +141,17 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
             "updated_at = '294276-12-31 23:59:59.999999+00', status = 'pending'",
             # and its first instant, which DuckDB holds
             "created_at = '4713-11-24 00:00:00+00 BC', updated_at = now()",
+            # moved to another day by a fix that left updated_at as it was, long before the
+            # watermark: both days' counts differ, and the page is on each side of them
+            "created_at = created_at - interval '3 days', updated_at = '2001-01-01 00:00:00+00'",
         ]
-        for page_id, assignment in zip(ids, hostile, strict=False):
+        for page_id, assignment in zip(ids, hostile, strict=True):
             cur.execute(f"update scrape_pages set {assignment} where id = %s", (page_id,))
+        cur.execute(
+            "select (created_at at time zone 'UTC')::date from scrape_pages where id = %s",
+            (ids[15],),
+        )
+        (moved_day,) = cur.fetchone()
         # an insert stamped in the past (a backfill): found by the per-day count check
         cur.execute(
             "insert into scrape_pages (id, domain_id, original_url, unix_timestamp, status, "
@@ -188,6 +197,9 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
     assert mart_rows(incremental, "cdx_records", f"record_id = {ids[7]} and domain_id is null")
     assert mart_rows(incremental, "cdx_records", f"record_id = {ids[8]} and url_depth is null")
     assert mart_rows(incremental, "domain_archive_monthly", "domain = 'o''brien.example.org'")
+    assert mart_rows(
+        incremental, "cdx_records", f"record_id = {ids[15]} and processing_date = '{moved_day}'"
+    )
     names = {
         row[5] for row in mart_rows(incremental, "project_analytics", f"project_id = {project}")
     }

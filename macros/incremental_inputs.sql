@@ -74,31 +74,32 @@
     {#- the source's pages per UTC day of created_at, counted by index range: the days that
         hold pages are found by a skip scan of the created_at index (one probe per day), each
         day's pages counted by an index-only range scan; a third of the time of a group by
-        over the day of every row. The last day PostgreSQL can represent has no next day. -#}
-    {%- set last_day = "timestamptz '" ~ last_source_day() ~ " 00:00:00+00'" -%}
+        over the day of every row. A page has the day the marts' processing_date gives it:
+        none (the NULL group) when its created_at is NULL, infinite or past DuckDB's range
+        (source_timestamp), so that the counts of a mart that holds every page match. -#}
+    {%- set last_instant = "timestamptz '" ~ duckdb_last_instant() ~ "'" -%}
+    {%- set without_day = "(created_at is null or created_at = '-infinity' or created_at > " ~ last_instant ~ ")" -%}
     {%- set source_days -%}
         with recursive days (day_start) as (
             select date_trunc('day', min(created_at), 'UTC') from scrape_pages
-            where created_at > '-infinity' and created_at < 'infinity'
+            where created_at > '-infinity' and created_at <= {{ last_instant }}
             union all
             select (
                 select date_trunc('day', min(created_at), 'UTC') from scrape_pages
-                where created_at >= days.day_start + interval '24 hours' and created_at < 'infinity'
+                where created_at >= days.day_start + interval '24 hours' and created_at <= {{ last_instant }}
             )
-            from days where days.day_start < {{ last_day }}
+            from days where days.day_start is not null
         )
         select
             (day_start at time zone 'UTC')::date as day,
             (
                 select count(*) from scrape_pages
-                where created_at >= day_start and created_at < case
-                    when day_start < {{ last_day }} then day_start + interval '24 hours' else 'infinity'
-                end
+                where created_at >= day_start and created_at < day_start + interval '24 hours'
+                    and created_at <= {{ last_instant }}
             ) as pages
         from days where day_start is not null
         union all
-        select null, count(*) from scrape_pages
-        where created_at is null or created_at = 'infinity' or created_at = '-infinity'
+        select null, count(*) from scrape_pages where {{ without_day }}
         having count(*) > 0
     {%- endset -%}
     {%- set differing_days = run_query(
@@ -122,24 +123,16 @@
         {%- set ranges, mart_days = [], [] -%}
         {%- for day in differing_days -%}
             {%- if day is none -%}
-                {%- do ranges.append("(created_at is null or created_at = 'infinity' or created_at = '-infinity')") -%}
+                {%- do ranges.append(without_day) -%}
                 {%- do mart_days.append('processing_date is null') -%}
             {%- else -%}
                 {%- set day_start = "timestamptz '" ~ day ~ " 00:00:00+00'" -%}
-                {%- set day_end = "'infinity'" if day == last_source_day() else day_start ~ " + interval '24 hours'" -%}
-                {%- do ranges.append('(created_at >= ' ~ day_start ~ ' and created_at < ' ~ day_end ~ ')') -%}
+                {%- do ranges.append('(created_at >= ' ~ day_start ~ ' and created_at < ' ~ day_start
+                    ~ " + interval '24 hours' and created_at <= " ~ last_instant ~ ')') -%}
                 {%- do mart_days.append("processing_date = date '" ~ day ~ "'") -%}
             {%- endif -%}
         {%- endfor -%}
-        {#- a page's day as the marts' processing_date holds it: NULL for created_at NULL,
-            infinite or past DuckDB's range (source_timestamp) -#}
-        {%- set source_day -%}
-            case
-                when created_at is null or not isfinite(created_at)
-                    or created_at > timestamptz '{{ duckdb_last_instant() }}' then null
-                else (created_at at time zone 'UTC')::date
-            end
-        {%- endset -%}
+        {%- set source_day = 'case when ' ~ without_day ~ " then null else (created_at at time zone 'UTC')::date end" -%}
         {%- set source_pages = 'select id, day from postgres_query(' ~ chrono_pg_literal(
             'select id, ' ~ source_day ~ ' as day from scrape_pages where ' ~ (ranges | join(' or '))) ~ ')' -%}
         {%- set mart_pages = 'select scrape_page_id as id, processing_date as day from ' ~ run.stored

@@ -27,9 +27,3 @@
 {% macro duckdb_last_instant() %}
     {{- return('294247-01-10 04:00:54.775806+00') -}}
 {% endmacro %}
-
-{#- The last UTC day a PostgreSQL timestamptz can fall on: the day with no next day (adding
-    24 hours to its start overflows in PostgreSQL). -#}
-{% macro last_source_day() %}
-    {{- return('294276-12-31') -}}
-{% endmacro %}

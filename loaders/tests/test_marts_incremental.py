@@ -114,7 +114,7 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
         cur.execute(
             "select scrape_pages.id from scrape_pages join domains "
             "on scrape_pages.domain_id = domains.id "
-            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 16",
+            "where domains.project_id not in (%s, %s) order by scrape_pages.id limit 17",
             (project, old_project),
         )
         ids = [row[0] for row in cur.fetchall()]
@@ -144,6 +144,8 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
             # moved to another day by a fix that left updated_at as it was, long before the
             # watermark: both days' counts differ, and the page is on each side of them
             "created_at = created_at - interval '3 days', updated_at = '2001-01-01 00:00:00+00'",
+            # and moved past DuckDB's range the same way: from its day to no day in the marts
+            "created_at = '294250-06-01 00:00:00+00', updated_at = '2001-01-01 00:00:00+00'",
         ]
         for page_id, assignment in zip(ids, hostile, strict=True):
             cur.execute(f"update scrape_pages set {assignment} where id = %s", (page_id,))
@@ -199,6 +201,9 @@ def test_a_hostile_source_reaches_every_mart_incrementally(
     assert mart_rows(incremental, "domain_archive_monthly", "domain = 'o''brien.example.org'")
     assert mart_rows(
         incremental, "cdx_records", f"record_id = {ids[15]} and processing_date = '{moved_day}'"
+    )
+    assert mart_rows(
+        incremental, "cdx_records", f"record_id = {ids[16]} and processing_date is null"
     )
     names = {
         row[5] for row in mart_rows(incremental, "project_analytics", f"project_id = {project}")
